@@ -1,0 +1,347 @@
+/* cano.h - public API of libcano, an embeddable Kafka-style partitioned log.
+ *
+ * Anything not declared here is private.  Every call returns an int: CANO_OK
+ * (0) or a negative CANO_E* code, except where a comment says otherwise.  No
+ * call aborts, exits or prints on bad input.
+ *
+ * Threads: a cano_t and its cano_topic_t handles may be shared by any number
+ * of threads.  A cano_reader_t is used by one thread at a time (closing it
+ * from another thread to wake a waiting reader is allowed).
+ *
+ * Full documentation: man 3 cano, and one man3 page per function.
+ */
+#ifndef CANO_H
+#define CANO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) && __GNUC__ >= 4
+#  define CANO_API __attribute__((visibility("default")))
+#else
+#  define CANO_API
+#endif
+
+#define CANO_VERSION_MAJOR 0    /* bumped only for an ABI break (new SONAME) */
+#define CANO_VERSION_MINOR 1    /* additions only */
+#define CANO_VERSION_PATCH 0
+#define CANO_VERSION_NUMBER \
+    (CANO_VERSION_MAJOR * 1000000 + CANO_VERSION_MINOR * 1000 + \
+     CANO_VERSION_PATCH)
+
+/* ---- Error codes: frozen numbers, never reused. ---- */
+#define CANO_OK          0
+#define CANO_EINVAL    (-1)   /* bad argument or call out of order */
+#define CANO_ENOMEM    (-2)   /* an allocation failed */
+#define CANO_EIO       (-3)   /* the OS said no; detail in cano_last_errmsg */
+#define CANO_ENOSPC    (-4)   /* the disk (or a quota) is full */
+#define CANO_ELOCKED   (-5)   /* the store is open elsewhere */
+#define CANO_ENOTFOUND (-6)   /* no such topic, store, or committed offset */
+#define CANO_EEXIST    (-7)   /* the topic already exists */
+#define CANO_ECORRUPT  (-8)   /* a checksum or framing check failed on disk */
+#define CANO_EOFFSET   (-9)   /* offset below the log start or past the end */
+#define CANO_ETOOBIG  (-10)   /* record or batch larger than the topic allows */
+#define CANO_ETIMEDOUT (-11)  /* no record arrived within the timeout */
+#define CANO_ECLOSED  (-12)   /* the store or reader was closed */
+#define CANO_EFATAL   (-13)   /* an fsync failed: the store refuses writes
+                                 until it is reopened */
+
+/* ---- Constants ---- */
+#define CANO_PARTITION_AUTO   (-1)  /* choose by key hash, or round-robin */
+#define CANO_OFFSET_LATEST    (-1)  /* reader start: the end offset at open */
+#define CANO_OFFSET_EARLIEST  (-2)  /* reader start: the log start offset */
+
+#define CANO_SYNC_DEFAULT   0   /* topic: the store's mode; store: INTERVAL */
+#define CANO_SYNC_NONE      1   /* the OS writes back; cano_sync on demand */
+#define CANO_SYNC_INTERVAL  2   /* everything is synced within sync_interval_ms */
+#define CANO_SYNC_ALWAYS    3   /* an append returns once it is on disk */
+
+#define CANO_CLEANUP_DELETE   1u   /* time/size retention */
+#define CANO_CLEANUP_COMPACT  2u   /* keep the latest record per key */
+
+#define CANO_COMPRESSION_NONE 0
+#define CANO_COMPRESSION_ZLIB 1
+
+#define CANO_TIMESTAMP_CREATE_TIME     0   /* the caller's (0 = now) */
+#define CANO_TIMESTAMP_LOG_APPEND_TIME 1   /* always the append time */
+
+#define CANO_OPEN_MUST_EXIST  1u    /* cano_options.flags: do not create */
+
+/* ---- Handles ---- */
+typedef struct cano cano_t;               /* a store (one directory) */
+typedef struct cano_topic cano_topic_t;   /* owned by the store */
+typedef struct cano_reader cano_reader_t; /* a cursor over one partition */
+
+/* ---- Version and errors ---- */
+
+/** Returns the library version as "MAJOR.MINOR.PATCH"; static storage. */
+CANO_API const char *cano_version(void);
+/** Returns CANO_VERSION_NUMBER of the library actually linked. */
+CANO_API int32_t cano_version_number(void);
+/** Returns a static, never NULL description of an error code. */
+CANO_API const char *cano_strerror(int err);
+/** Returns this thread's detail for its last failed call (file, offset, OS
+ *  error text); never NULL, "" when there is none.  Valid until the next
+ *  cano_ call on the same thread. */
+CANO_API const char *cano_last_errmsg(void);
+
+/* ---- Store options ---- */
+
+/** Store options.  Start from cano_options_init(); zero means "default" for
+ *  every field, so a zero-filled struct (with size set) is valid.  Fields are
+ *  only ever appended. */
+typedef struct cano_options {
+    uint32_t size;              /* sizeof the caller's struct; 0 = first layout */
+    uint32_t flags;             /* CANO_OPEN_* bits */
+    int32_t  sync_mode;         /* CANO_SYNC_*; default CANO_SYNC_INTERVAL */
+    int32_t  sync_interval_ms;  /* default 1000 */
+    int32_t  max_open_files;    /* cap on segment files kept open or mapped;
+                                   default 4096, minimum 16 */
+    uint32_t file_mode;         /* mode of new files; default 0644 */
+    uint32_t dir_mode;          /* mode of new directories; default 0755 */
+    int32_t  reserved0;         /* must be 0 */
+} cano_options;
+
+/** Fills *o with defaults.  size = sizeof *o as the caller compiled it.
+ *  @return CANO_OK, or CANO_EINVAL when o is NULL or size is too small. */
+CANO_API int cano_options_init(cano_options *o, size_t size);
+
+/* ---- Topic configuration ---- */
+
+/** Topic configuration.  ALWAYS start from cano_topic_config_init(): the *_ms
+ *  and retention fields take 0 literally (segment_ms 0 rolls a segment on
+ *  every new millisecond; retention_ms 0 expires every closed segment).
+ *  Fields where 0 has no meaning (partitions, segment_bytes, ...) read 0 as
+ *  the default.  Kafka's names and meanings are kept. */
+typedef struct cano_topic_config {
+    uint32_t size;                   /* sizeof the caller's struct */
+    int32_t  partitions;             /* 1..100000; 0 = 1 */
+    int64_t  segment_bytes;          /* roll size, 1..2^31; 0 = 1 GiB */
+    int64_t  segment_ms;             /* roll age from the segment's first
+                                        record, >= 0; default 7 days */
+    int64_t  index_interval_bytes;   /* bytes between index entries, >= 0
+                                        (0 = every batch); default 4096 */
+    int64_t  max_record_bytes;       /* key + value + header bytes of one
+                                        record; 0 = 1 MiB */
+    int64_t  max_batch_bytes;        /* encoded batch on disk, up to 256 MiB;
+                                        0 = 4 MiB */
+    int32_t  compression;            /* CANO_COMPRESSION_* */
+    int32_t  compression_level;      /* zlib 1..9; 0 = 6 */
+    int32_t  timestamp_type;         /* CANO_TIMESTAMP_* */
+    int32_t  sync_mode;              /* CANO_SYNC_*; 0 = the store's */
+    uint32_t cleanup_policy;         /* CANO_CLEANUP_* OR-ed; 0 = DELETE */
+    int32_t  reserved0;              /* must be 0 */
+    int64_t  retention_ms;           /* -1 = unlimited; default 7 days */
+    int64_t  retention_bytes;        /* per partition; -1 = unlimited (default) */
+    int64_t  delete_retention_ms;    /* tombstone lifetime; default 1 day */
+    int64_t  min_compaction_lag_ms;  /* default 0 */
+    int64_t  max_compaction_lag_ms;  /* -1 = unlimited (default) */
+    double   min_cleanable_dirty_ratio; /* 0..1; default 0.5 */
+} cano_topic_config;
+
+/** Fills *c with defaults.  size = sizeof *c as the caller compiled it.
+ *  @return CANO_OK, or CANO_EINVAL when c is NULL or size is too small. */
+CANO_API int cano_topic_config_init(cano_topic_config *c, size_t size);
+
+/* ---- Store ---- */
+
+/** Opens (creating it unless CANO_OPEN_MUST_EXIST) the store in directory
+ *  dir, whose parent must exist, and locks it.  Runs crash recovery when the
+ *  last close was not clean; see cano_recovery_report().
+ *  @param opts  NULL for defaults.
+ *  @return CANO_OK; CANO_EINVAL, CANO_ENOTFOUND (missing and MUST_EXIST),
+ *          CANO_ELOCKED (open here or in another process), CANO_EIO,
+ *          CANO_ENOSPC, CANO_ENOMEM, CANO_ECORRUPT (a topic's config file is
+ *          unreadable). *out is NULL on failure. */
+CANO_API int cano_open(const char *dir, const cano_options *opts, cano_t **out);
+
+/** Syncs everything, leaves a clean-shutdown marker, unlocks and frees the
+ *  store.  Waiting readers wake with CANO_ECLOSED; open readers must still be
+ *  closed with cano_reader_close.  NULL is a no-op returning CANO_OK.  Must
+ *  not race with other calls on the store except waiting readers.
+ *  @return CANO_OK, or the first error met while syncing (the store is
+ *          freed anyway; the marker is then not written). */
+CANO_API int cano_close(cano_t *db);
+
+/** Makes everything appended so far durable (a flush point).
+ *  @return CANO_OK, CANO_EINVAL, CANO_EIO, CANO_EFATAL. */
+CANO_API int cano_sync(cano_t *db);
+
+/* ---- Recovery report ---- */
+
+/** What recovery did to one partition during cano_open. */
+typedef struct cano_recovery_info {
+    const char *topic;          /* valid during the callback */
+    int32_t  partition;
+    int32_t  indexes_rebuilt;   /* index files rebuilt from the .log */
+    int64_t  bytes_scanned;     /* bytes of the unflushed tail validated */
+    int64_t  bytes_cut;         /* bytes removed from the end of the log */
+    int64_t  end_offset;        /* the end offset after recovery */
+    int32_t  files_set_aside;   /* .corrupt files written */
+    int32_t  half_created;      /* half-created segment files repaired */
+    int64_t  elapsed_us;        /* time spent on this partition */
+} cano_recovery_info;
+
+typedef int (*cano_recovery_fn)(const cano_recovery_info *info, void *payload);
+
+/** Calls fn for every partition that cano_open had to recover (scanned,
+ *  truncated, rebuilt or repaired), in topic then partition order; fn
+ *  returning nonzero stops.  Nothing is reported after a clean close.
+ *  @return the number of partitions reported (>= 0), or CANO_EINVAL. */
+CANO_API int cano_recovery_report(cano_t *db, cano_recovery_fn fn, void *payload);
+
+/* ---- Topics ---- */
+
+/** Creates a topic.  Names are 1..249 characters of [A-Za-z0-9._-], not "."
+ *  or "..", and not starting with "__" (reserved for internal topics).
+ *  @param cfg  NULL for defaults; copied.
+ *  @return CANO_OK, CANO_EINVAL (bad name or config; nothing is created),
+ *          CANO_EEXIST, CANO_EIO, CANO_ENOSPC, CANO_ENOMEM. */
+CANO_API int cano_topic_create(cano_t *db, const char *name,
+                               const cano_topic_config *cfg);
+
+/** Finds an existing topic.  The handle stays valid until cano_close, even
+ *  after the topic is deleted (calls on it then return CANO_ENOTFOUND).
+ *  @return CANO_OK, CANO_EINVAL, CANO_ENOTFOUND. */
+CANO_API int cano_topic_open(cano_t *db, const char *name, cano_topic_t **out);
+
+/** Deletes a topic and all its data, crash-safely.
+ *  @return CANO_OK, CANO_EINVAL, CANO_ENOTFOUND, CANO_EIO. */
+CANO_API int cano_topic_delete(cano_t *db, const char *name);
+
+typedef int (*cano_topic_fn)(const char *name, void *payload);
+
+/** Calls fn with each topic name in sorted order; nonzero from fn stops.
+ *  @return the number of calls made (>= 0), or CANO_EINVAL. */
+CANO_API int cano_topic_list(cano_t *db, cano_topic_fn fn, void *payload);
+
+/** Copies the topic's configuration into *out (out->size must be set).
+ *  @return CANO_OK, CANO_EINVAL, CANO_ENOTFOUND. */
+CANO_API int cano_topic_config_get(cano_topic_t *t, cano_topic_config *out);
+
+/** Returns the topic's name (owned by the handle), or NULL for NULL. */
+CANO_API const char *cano_topic_name(cano_topic_t *t);
+
+/** Returns the number of partitions (> 0), or CANO_EINVAL. */
+CANO_API int32_t cano_topic_partitions(cano_topic_t *t);
+
+/* ---- Records ---- */
+
+/** A header: name and value are byte strings; value NULL means no value. */
+typedef struct cano_header {
+    const void *name;  size_t name_len;
+    const void *value; size_t value_len;
+} cano_header;
+
+/** A record.  In an append, timestamp 0 means "now"; offset and partition
+ *  are ignored.  In a read, every pointer is a view into library memory,
+ *  valid until the callback returns or the next call on the same reader. */
+typedef struct cano_record {
+    const void *key;   size_t key_len;      /* key == NULL: no key */
+    const void *value; size_t value_len;    /* value == NULL: tombstone */
+    const cano_header *headers; size_t header_count;
+    int64_t timestamp;                      /* ms since the epoch */
+    int64_t offset;                         /* out */
+    int32_t partition;                      /* out */
+} cano_record;
+
+/** Returns the partition a key maps to: XXH3_64bits(key, key_len) modulo the
+ *  partition count.  This mapping is stable across versions.
+ *  @return the partition (>= 0), or CANO_EINVAL, CANO_ENOTFOUND. */
+CANO_API int32_t cano_partition_for_key(cano_topic_t *t, const void *key,
+                                        size_t key_len);
+
+/** Appends one record.  partition may be CANO_PARTITION_AUTO: the key's
+ *  partition, or round-robin for keyless records.  When it returns, the
+ *  record is in the OS (it survives the process being killed); with
+ *  CANO_SYNC_ALWAYS it is also on stable storage.
+ *  @param partition_out, offset_out  may be NULL.
+ *  @return CANO_OK, CANO_EINVAL, CANO_ENOTFOUND (topic deleted),
+ *          CANO_ETOOBIG (nothing written), CANO_EIO, CANO_ENOSPC,
+ *          CANO_EFATAL, CANO_ENOMEM. */
+CANO_API int cano_append(cano_topic_t *t, int32_t partition,
+                         const cano_record *rec, int32_t *partition_out,
+                         int64_t *offset_out);
+
+/** Appends n >= 1 records atomically to one partition: all of them become
+ *  visible together or none do.  With CANO_PARTITION_AUTO the batch goes to
+ *  the first record's key partition (round-robin when it has no key); use an
+ *  explicit partition when you need to know where a keyless batch went.
+ *  @return as cano_append. */
+CANO_API int cano_append_batch(cano_topic_t *t, int32_t partition,
+                               const cano_record *recs, size_t n,
+                               int64_t *first_offset_out);
+
+/* ---- Reading ---- */
+
+/** Called for each record; returning nonzero stops the read. */
+typedef int (*cano_record_fn)(void *ctx, const cano_record *rec);
+
+/** Calls fn for records from offset on, in offset order, until max_records
+ *  calls were made, the end offset is reached, or fn returns nonzero.  An
+ *  offset with no record (removed by compaction) reads as the next record.
+ *  @return the number of calls to fn (>= 0; 0 at the end offset), or
+ *          CANO_EOFFSET (below the log start or past the end), CANO_EINVAL,
+ *          CANO_ENOTFOUND, CANO_ECORRUPT, CANO_EIO, CANO_ENOMEM. */
+CANO_API int cano_read(cano_topic_t *t, int32_t partition, int64_t offset,
+                       size_t max_records, cano_record_fn fn, void *ctx);
+
+/** Opens a reader at offset, CANO_OFFSET_EARLIEST or CANO_OFFSET_LATEST.
+ *  @return CANO_OK, CANO_EINVAL, CANO_ENOTFOUND, CANO_EOFFSET, CANO_ENOMEM. */
+CANO_API int cano_reader_open(cano_topic_t *t, int32_t partition,
+                              int64_t offset, cano_reader_t **out);
+
+/** Returns the next record in *out (views valid until the next call on r).
+ *  Waits up to timeout_ms for one (0: no wait, negative: forever), woken by
+ *  appends from other threads.
+ *  @return CANO_OK; CANO_ETIMEDOUT (none yet), CANO_EOFFSET (the position fell
+ *          below the log start), CANO_ECLOSED (store or reader closed),
+ *          CANO_ECORRUPT, CANO_EIO, CANO_EINVAL, CANO_ENOMEM. */
+CANO_API int cano_reader_next(cano_reader_t *r, cano_record *out,
+                              int timeout_ms);
+
+/** Moves the reader to offset (or CANO_OFFSET_EARLIEST / _LATEST).
+ *  @return CANO_OK, CANO_EINVAL, CANO_EOFFSET, CANO_ECLOSED. */
+CANO_API int cano_reader_seek(cano_reader_t *r, int64_t offset);
+
+/** Returns the offset the next cano_reader_next will look at, or a negative
+ *  error code. */
+CANO_API int64_t cano_reader_position(cano_reader_t *r);
+
+/** Closes a reader; NULL is a no-op.  May be called from another thread to
+ *  wake a reader waiting in cano_reader_next (it returns CANO_ECLOSED); the
+ *  memory is released when that call has returned. */
+CANO_API void cano_reader_close(cano_reader_t *r);
+
+/** Sets *offset_out to the first offset at or after the log start whose
+ *  timestamp is >= ts, or to the end offset when there is none.
+ *  @return CANO_OK, CANO_EINVAL, CANO_ENOTFOUND, CANO_ECORRUPT, CANO_EIO. */
+CANO_API int cano_offset_for_time(cano_topic_t *t, int32_t partition,
+                                  int64_t ts, int64_t *offset_out);
+
+/* ---- Partition state ---- */
+
+typedef struct cano_partition_info {
+    uint32_t size;            /* sizeof the caller's struct */
+    int32_t  partition;       /* out */
+    int64_t  start_offset;    /* first readable offset */
+    int64_t  end_offset;      /* offset the next record gets */
+    int64_t  segments;        /* number of segments, active included */
+    int64_t  bytes;           /* sum of the segments' .log data sizes */
+    int64_t  durable_offset;  /* records below it are on stable storage */
+    int64_t  max_timestamp;   /* largest record timestamp, -1 when empty */
+} cano_partition_info;
+
+/** Fills *out (out->size must be set, as sizeof *out).
+ *  @return CANO_OK, CANO_EINVAL, CANO_ENOTFOUND. */
+CANO_API int cano_partition_stat(cano_topic_t *t, int32_t partition,
+                                 cano_partition_info *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CANO_H */

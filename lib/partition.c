@@ -1,0 +1,733 @@
+/* partition.c - one partition: the list of segments, the append path (one
+ * writer at a time under `lock`), rolling, syncing, and the cursor that
+ * walks records in offset order for readers. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include "io.h"
+#include "store.h"
+
+/* ---- lifetime ---- */
+
+int cano__part_new(struct cano_topic *t, int32_t id, const char *topic_dir,
+                   cano__partition **out)
+{
+    cano__partition *p = cano__calloc(1, sizeof *p);
+    size_t n = strlen(topic_dir) + 16;
+    if (!p || !(p->dir = cano__malloc(n))) {
+        cano__free(p);
+        return cano__err(CANO_ENOMEM, "partition");
+    }
+    snprintf(p->dir, n, "%s/%" PRId32, topic_dir, id);
+    p->topic = t;
+    p->id = id;
+    p->lim.data_cap = (uint64_t)CANO__MAX(t->cfg.segment_bytes,
+                                          t->cfg.max_batch_bytes);
+    p->lim.index_interval = (uint64_t)t->cfg.index_interval_bytes;
+    p->lim.file_mode = t->db->opts.file_mode;
+    p->max_ts = -1;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_rwlock_init(&p->list_lock, NULL);
+    pthread_mutex_init(&p->wait_lock, NULL);
+    pthread_cond_init(&p->wait_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    *out = p;
+    return CANO_OK;
+}
+
+void cano__part_discard_segments(cano__partition *p)
+{
+    pthread_rwlock_wrlock(&p->list_lock);
+    for (size_t i = 0; i < p->n_segs; i++)
+        cano__seg_discard(p->segs[i]);
+    p->n_segs = 0;
+    pthread_rwlock_unlock(&p->list_lock);
+}
+
+void cano__part_free(cano__partition *p)
+{
+    if (!p)
+        return;
+    cano__part_discard_segments(p);
+    cano__free(p->segs);
+    cano__free(p->scratch);
+    cano__free(p->dir);
+    pthread_mutex_destroy(&p->lock);
+    pthread_rwlock_destroy(&p->list_lock);
+    pthread_mutex_destroy(&p->wait_lock);
+    pthread_cond_destroy(&p->wait_cond);
+    cano__free(p);
+}
+
+static cano__segment *active(cano__partition *p)
+{
+    return p->n_segs ? p->segs[p->n_segs - 1] : NULL;
+}
+
+static int add_segment(cano__partition *p, cano__segment *s)
+{
+    pthread_rwlock_wrlock(&p->list_lock);
+    if (p->n_segs == p->cap_segs) {
+        size_t cap = p->cap_segs ? p->cap_segs * 2 : 4;
+        cano__segment **n = cano__realloc(p->segs, cap * sizeof *n);
+        if (!n) {
+            pthread_rwlock_unlock(&p->list_lock);
+            return cano__err(CANO_ENOMEM, "segment list");
+        }
+        p->segs = n;
+        p->cap_segs = cap;
+    }
+    p->segs[p->n_segs++] = s;
+    pthread_rwlock_unlock(&p->list_lock);
+    return CANO_OK;
+}
+
+/* ---- loading ---- */
+
+typedef struct dir_scan {
+    cano__partition *p;
+    int64_t *bases;
+    size_t n, cap;
+    int rc;
+} dir_scan;
+
+/* Parses "<20 digits><suffix>"; -1 when the name is something else. */
+static int64_t parse_base(const char *name, const char *suffix)
+{
+    size_t len = strlen(name), sl = strlen(suffix);
+    if (len != 20 + sl || strcmp(name + 20, suffix))
+        return -1;
+    int64_t v = 0;
+    for (int i = 0; i < 20; i++) {
+        if (name[i] < '0' || name[i] > '9' || v > (INT64_MAX - 9) / 10)
+            return -1;
+        v = v * 10 + (name[i] - '0');
+    }
+    return v;
+}
+
+static int collect_segment(const char *name, void *payload)
+{
+    dir_scan *d = payload;
+    size_t len = strlen(name);
+    if (len > 4 && !strcmp(name + len - 4, ".tmp")) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", d->p->dir, name);
+        return d->rc = cano__io_unlink(path);
+    }
+    int64_t base = parse_base(name, ".log");
+    if (base < 0)
+        return 0;
+    if (d->n == d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 16;
+        int64_t *b = cano__realloc(d->bases, cap * sizeof *b);
+        if (!b)
+            return d->rc = cano__err(CANO_ENOMEM, "segment scan");
+        d->bases = b;
+        d->cap = cap;
+    }
+    d->bases[d->n++] = base;
+    return 0;
+}
+
+/* Index files whose .log is gone belong to a deleted segment. */
+static int remove_orphan(const char *name, void *payload)
+{
+    dir_scan *d = payload;
+    int64_t base = parse_base(name, ".index");
+    if (base < 0)
+        base = parse_base(name, ".timeindex");
+    if (base < 0)
+        return 0;
+    for (size_t i = 0; i < d->n; i++)
+        if (d->bases[i] == base)
+            return 0;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", d->p->dir, name);
+    return d->rc = cano__io_unlink(path);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int recover_active(cano__partition *p, cano__segment *s, bool full)
+{
+    int64_t t0 = cano__mono_us();
+    cano__seg_recovery rep;
+    int rc = cano__seg_pin(s);
+    if (rc != CANO_OK)
+        return rc;
+    rc = cano__seg_recover(s, full, &rep);
+    cano__seg_unpin(s);
+    if (rc != CANO_OK)
+        return rc;
+    cano_recovery_info *r = &p->recovery;
+    r->partition = p->id;
+    r->indexes_rebuilt += rep.indexes_rebuilt;
+    r->bytes_scanned += rep.bytes_scanned;
+    r->bytes_cut += rep.bytes_cut;
+    r->files_set_aside += rep.files_set_aside;
+    r->half_created += rep.half_created;
+    r->elapsed_us += cano__mono_us() - t0;
+    p->recovered = true;
+    return CANO_OK;
+}
+
+int cano__part_load(cano__partition *p, bool clean)
+{
+    dir_scan d = { p, NULL, 0, 0, CANO_OK };
+    int rc = cano__io_list(p->dir, collect_segment, &d);
+    if (rc == CANO_OK && d.rc == CANO_OK)
+        rc = cano__io_list(p->dir, remove_orphan, &d);
+    if (rc == CANO_OK)
+        rc = d.rc;
+    if (rc == CANO_OK && d.n)
+        qsort(d.bases, d.n, sizeof *d.bases, cmp_i64);
+    for (size_t i = 0; rc == CANO_OK && i < d.n; i++) {
+        cano__segment *s;
+        rc = cano__seg_new(p->dir, d.bases[i], &p->lim, &p->topic->db->cache,
+                           &s);
+        if (rc != CANO_OK)
+            break;
+        s->sealed = i + 1 < d.n;
+        rc = add_segment(p, s);
+        if (rc != CANO_OK)
+            cano__seg_free(s);
+    }
+    cano__free(d.bases);
+    if (rc != CANO_OK)
+        return rc;
+    cano__segment *last = active(p);
+    if (last) {
+        int64_t t0 = cano__mono_us();
+        rc = clean ? cano__seg_load_clean(last) : CANO_ECORRUPT;
+        if (rc == CANO_ECORRUPT)
+            rc = recover_active(p, last, clean);
+        else if (rc == CANO_OK && clean)
+            (void)t0;
+        if (rc != CANO_OK)
+            return rc;
+        p->max_ts = last->max_ts;
+        if (last->max_ts < 0 && p->n_segs > 1) {
+            cano__segment *prev = p->segs[p->n_segs - 2];
+            if (cano__seg_pin(prev) == CANO_OK) {
+                p->max_ts = prev->max_ts;
+                cano__seg_unpin(prev);
+            }
+        }
+    }
+    int64_t start = p->n_segs ? p->segs[0]->base : 0;
+    int64_t end = last ? last->next_offset : start;
+    atomic_store(&p->start_offset, start);
+    atomic_store(&p->end_offset, end);
+    atomic_store(&p->durable_offset, end);
+    p->recovery.end_offset = end;
+    return CANO_OK;
+}
+
+/* ---- appending ---- */
+
+static int check_record(const cano_record *r, const cano_topic_config *cfg)
+{
+    if (!r || (!r->key && r->key_len) || (!r->value && r->value_len) ||
+        (!r->headers && r->header_count) || r->timestamp < 0)
+        return cano__err(CANO_EINVAL, "bad record");
+    for (size_t i = 0; i < r->header_count; i++) {
+        const cano_header *h = &r->headers[i];
+        if ((!h->name && h->name_len) || (!h->value && h->value_len))
+            return cano__err(CANO_EINVAL, "bad header %zu", i);
+    }
+    if ((cfg->cleanup_policy & CANO_CLEANUP_COMPACT) && !r->key)
+        return cano__err(CANO_EINVAL, "compacted topics need a key");
+    uint64_t size = cano__record_payload(r);
+    if (size > (uint64_t)cfg->max_record_bytes)
+        return cano__err(CANO_ETOOBIG, "record of %" PRIu64 " bytes exceeds "
+                         "max_record_bytes %" PRId64, size,
+                         cfg->max_record_bytes);
+    return CANO_OK;
+}
+
+static int create_segment(cano__partition *p, int64_t base)
+{
+    cano__segment *s;
+    int rc = cano__seg_new(p->dir, base, &p->lim, &p->topic->db->cache, &s);
+    if (rc != CANO_OK)
+        return rc;
+    rc = cano__seg_create(s);
+    if (rc == CANO_OK)
+        rc = cano__io_fsync_dir(p->dir);
+    if (rc == CANO_OK)
+        rc = add_segment(p, s);
+    if (rc != CANO_OK) {
+        char path[4200];
+        for (int i = 0; i < 3; i++)
+            cano__io_unlink(cano__seg_path(s, i, path, sizeof path));
+        cano__seg_free(s);
+    }
+    return rc;
+}
+
+/* Rolls when the active segment is not empty and the batch would overflow
+ * segment_bytes, the segment is older than segment_ms (by record time), or
+ * the batch's offsets would not fit the index's 32-bit relative offsets. */
+static bool should_roll(const cano__partition *p, const cano__segment *s,
+                        uint64_t len, int64_t max_ts, size_t n)
+{
+    const cano_topic_config *cfg = &p->topic->cfg;
+    uint64_t data = atomic_load(&s->end) - CANO__SEG_HEADER;
+    if (data == 0)
+        return false;
+    int64_t end = atomic_load(&p->end_offset);
+    return data + len > (uint64_t)cfg->segment_bytes ||
+           (max_ts >= s->first_ts &&
+            (uint64_t)(max_ts - s->first_ts) >= (uint64_t)cfg->segment_ms) ||
+           (uint64_t)(end + (int64_t)n - s->base) > UINT32_MAX;
+}
+
+static int prepare_segment(cano__partition *p, uint64_t len, int64_t max_ts,
+                           size_t n, cano__segment **out)
+{
+    cano__segment *s = active(p);
+    int rc = CANO_OK;
+    if (s && should_roll(p, s, len, max_ts, n)) {
+        rc = cano__seg_pin(s);
+        if (rc == CANO_OK) {
+            rc = cano__seg_seal(s);
+            cano__seg_unpin(s);
+        }
+        if (rc != CANO_OK)
+            return cano__store_fatal(p->topic->db, rc);
+        atomic_store(&p->durable_offset, atomic_load(&p->end_offset));
+        s = NULL;
+    }
+    if (!s) {
+        rc = create_segment(p, atomic_load(&p->end_offset));
+        s = active(p);
+    }
+    *out = s;
+    return rc;
+}
+
+/* Encodes and deflates into the partition's scratch buffer; *src is the
+ * batch to copy in (NULL: write it in place, uncompressed). */
+static int compress_batch(cano__partition *p, const cano_record *recs,
+                          size_t n, const cano__batch_params *bp,
+                          uint64_t rsize, int64_t max_ts,
+                          const uint8_t **src, uint32_t *len)
+{
+    size_t need = 2 * (size_t)(CANO__BATCH_HEADER + rsize);
+    if (p->scratch_cap < need) {
+        uint8_t *b = cano__realloc(p->scratch, need);
+        if (!b)
+            return cano__err(CANO_ENOMEM, "compression buffer");
+        p->scratch = b;
+        p->scratch_cap = need;
+    }
+    uint32_t plain = cano__batch_write(p->scratch, recs, n, bp, rsize, max_ts);
+    uint32_t packed = cano__batch_deflate(p->scratch, p->scratch + plain,
+                                          plain, p->topic->cfg.compression_level);
+    *src = packed ? p->scratch + plain : p->scratch;
+    *len = packed ? packed : plain;
+    return CANO_OK;
+}
+
+static void wake_waiters(cano__partition *p)
+{
+    if (atomic_load(&p->waiters) > 0)
+        cano__part_wake_all(p);
+}
+
+static int append_locked(cano__partition *p, const cano_record *recs, size_t n,
+                         int64_t *first_offset_out)
+{
+    struct cano_topic *t = p->topic;
+    const cano_topic_config *cfg = &t->cfg;
+    if (atomic_load(&t->db->fatal))
+        return cano__err(CANO_EFATAL, "an earlier sync failed; reopen");
+    if (atomic_load(&t->deleted))
+        return cano__err(CANO_ENOTFOUND, "topic %s was deleted", t->name);
+    int64_t base = atomic_load(&p->end_offset);
+    cano__batch_params bp = {
+        base, CANO__MAX(cano__now_ms(), p->max_ts),
+        cfg->timestamp_type == CANO_TIMESTAMP_LOG_APPEND_TIME, -1, -1 };
+    int64_t max_ts;
+    uint64_t rsize = cano__records_size(recs, n, &bp, &max_ts);
+    if (CANO__BATCH_HEADER + rsize > (uint64_t)cfg->max_batch_bytes)
+        return cano__err(CANO_ETOOBIG, "batch of %" PRIu64 " bytes exceeds "
+                         "max_batch_bytes %" PRId64,
+                         CANO__BATCH_HEADER + rsize, cfg->max_batch_bytes);
+    const uint8_t *src = NULL;
+    uint32_t len = (uint32_t)(CANO__BATCH_HEADER + rsize);
+    int rc = CANO_OK;
+    if (cfg->compression == CANO_COMPRESSION_ZLIB)
+        rc = compress_batch(p, recs, n, &bp, rsize, max_ts, &src, &len);
+    cano__segment *s = NULL;
+    if (rc == CANO_OK)
+        rc = prepare_segment(p, len, max_ts, n, &s);
+    if (rc != CANO_OK)
+        return rc;
+    rc = cano__seg_pin(s);
+    if (rc != CANO_OK)
+        return rc;
+    rc = cano__seg_reserve(s, len);
+    if (rc == CANO_OK)
+        rc = cano__seg_index_batch(s, base, len);
+    if (rc == CANO_OK) {
+        uint8_t *dst = cano__seg_tail(s);
+        if (src)
+            memcpy(dst, src, len);
+        else
+            cano__batch_write(dst, recs, n, &bp, rsize, max_ts);
+        cano__seg_publish(s, len, base + (int64_t)n,
+                          (int64_t)cano__ld64(dst + 24), max_ts);
+        if (max_ts > p->max_ts)
+            p->max_ts = max_ts;
+        atomic_store(&p->end_offset, base + (int64_t)n);
+        if (first_offset_out)
+            *first_offset_out = base;
+        if (t->sync_mode == CANO_SYNC_ALWAYS) {
+            rc = cano__seg_sync(s);
+            if (rc == CANO_OK)
+                atomic_store(&p->durable_offset, base + (int64_t)n);
+            else
+                rc = cano__store_fatal(t->db, rc);
+        }
+    }
+    cano__seg_unpin(s);
+    return rc;
+}
+
+int cano__part_append(cano__partition *p, const cano_record *recs, size_t n,
+                      int64_t *first_offset_out)
+{
+    const cano_topic_config *cfg = &p->topic->cfg;
+    for (size_t i = 0; i < n; i++) {
+        int rc = check_record(&recs[i], cfg);
+        if (rc != CANO_OK)
+            return rc;
+    }
+    pthread_mutex_lock(&p->lock);
+    int rc = append_locked(p, recs, n, first_offset_out);
+    pthread_mutex_unlock(&p->lock);
+    if (rc == CANO_OK)
+        wake_waiters(p);
+    return rc;
+}
+
+/* ---- syncing ---- */
+
+int cano__part_sync(cano__partition *p)
+{
+    pthread_mutex_lock(&p->lock);
+    cano__segment *s = active(p);
+    int rc = CANO_OK;
+    if (s && s->synced_end < atomic_load(&s->end)) {
+        rc = cano__seg_pin(s);
+        if (rc == CANO_OK) {
+            rc = cano__seg_sync(s);
+            cano__seg_unpin(s);
+        }
+        if (rc == CANO_OK)
+            atomic_store(&p->durable_offset, atomic_load(&p->end_offset));
+        else
+            rc = cano__store_fatal(p->topic->db, rc);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return rc;
+}
+
+int cano__part_close_clean(cano__partition *p)
+{
+    pthread_mutex_lock(&p->lock);
+    cano__segment *s = active(p);
+    int rc = CANO_OK;
+    if (s) {
+        rc = cano__seg_pin(s);
+        if (rc == CANO_OK) {
+            rc = cano__seg_close_clean(s);
+            cano__seg_unpin(s);
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+    return rc;
+}
+
+/* ---- finding segments for readers ---- */
+
+/* Index of the segment holding offset: the last with base <= offset, or the
+ * first one.  List lock held. */
+static size_t seg_index(const cano__partition *p, int64_t offset)
+{
+    size_t lo = 0, hi = p->n_segs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (p->segs[mid]->base <= offset)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo ? lo - 1 : 0;
+}
+
+/* Pins the segment holding offset (after == NULL), or the one following
+ * `after`; *out is NULL when there is none. */
+static int pin_segment(cano__partition *p, int64_t offset,
+                       const cano__segment *after, cano__segment **out)
+{
+    *out = NULL;
+    pthread_rwlock_rdlock(&p->list_lock);
+    int rc = CANO_OK;
+    if (p->n_segs) {
+        size_t i = seg_index(p, after ? after->base : offset);
+        if (after && p->segs[i]->base <= after->base)
+            i++;
+        if (i < p->n_segs) {
+            rc = cano__seg_pin(p->segs[i]);
+            if (rc == CANO_OK)
+                *out = p->segs[i];
+        }
+    }
+    pthread_rwlock_unlock(&p->list_lock);
+    return rc;
+}
+
+/* ---- cursor ---- */
+
+void cano__cursor_init(cano__cursor *c, cano__partition *p, int64_t offset)
+{
+    memset(c, 0, sizeof *c);
+    c->part = p;
+    c->next = offset;
+}
+
+void cano__cursor_seek(cano__cursor *c, int64_t offset)
+{
+    if (c->seg)
+        cano__seg_unpin(c->seg);
+    c->seg = NULL;
+    c->in_batch = false;
+    c->next = offset;
+}
+
+void cano__cursor_release(cano__cursor *c)
+{
+    cano__cursor_seek(c, c->next);
+    cano__free(c->scratch);
+    cano__free(c->hdrs);
+    c->scratch = NULL;
+    c->hdrs = NULL;
+    c->scratch_cap = c->hdr_cap = 0;
+}
+
+static int corrupt_at(const cano__cursor *c, const char *what)
+{
+    return cano__err(CANO_ECORRUPT, "%s.log at byte %" PRIu64 ": %s",
+                     c->seg->stem, c->pos, what);
+}
+
+/* Moves to the next segment; 0 when there is none yet. */
+static int cursor_advance(cano__cursor *c)
+{
+    cano__segment *n;
+    int rc = pin_segment(c->part, 0, c->seg, &n);
+    if (rc != CANO_OK || !n)
+        return rc;
+    cano__seg_unpin(c->seg);
+    c->seg = n;
+    if (c->next < n->base)
+        c->next = n->base;
+    c->pos = cano__seg_position(n, c->next);
+    return 1;
+}
+
+/* Loads the batch at the cursor's position; 1 when one holding offsets >=
+ * next was entered, 2 when the batch was skipped, 0 at the segment's end. */
+static int cursor_load_batch(cano__cursor *c, int64_t end)
+{
+    uint64_t seg_end = cano__seg_end(c->seg);
+    if (c->pos >= seg_end)
+        return 0;
+    cano__batch_info *b = &c->batch;
+    if (cano__batch_parse(c->seg->log + c->pos, seg_end - c->pos, b) !=
+        CANO_OK)
+        return corrupt_at(c, "bad batch framing");
+    if (b->base_offset + (int64_t)b->last_delta < c->next) {
+        c->pos += b->length;
+        return 2;
+    }
+    if (b->base_offset >= end)
+        return 0;
+    if (!cano__batch_checksum_ok(c->seg->log + c->pos, b->length))
+        return corrupt_at(c, "checksum mismatch");
+    int rc = cano__rec_iter_init(&c->it, c->seg->log + c->pos, b, &c->scratch,
+                                 &c->scratch_cap);
+    if (rc != CANO_OK)
+        return rc;
+    c->in_batch = true;
+    return 1;
+}
+
+int cano__cursor_next(cano__cursor *c, int64_t end, cano_record *out)
+{
+    for (;;) {
+        if (c->in_batch) {
+            int rc = cano__rec_next(&c->it, out, &c->hdrs, &c->hdr_cap);
+            if (rc == 1) {
+                if (out->offset < c->next)
+                    continue;
+                if (out->offset >= end) {
+                    c->in_batch = false;     /* re-read this batch later */
+                    return 0;
+                }
+                c->next = out->offset + 1;
+                out->partition = c->part->id;
+                return 1;
+            }
+            c->in_batch = false;
+            if (rc != 0)
+                return rc;
+            c->pos += c->batch.length;
+            continue;
+        }
+        if (c->next >= end)
+            return 0;
+        if (!c->seg) {
+            int rc = pin_segment(c->part, c->next, NULL, &c->seg);
+            if (rc != CANO_OK || !c->seg)
+                return rc;
+            if (c->next < c->seg->base)
+                c->next = c->seg->base;
+            c->pos = cano__seg_position(c->seg, c->next);
+        }
+        int rc = cursor_load_batch(c, end);
+        if (rc == 0)
+            rc = cursor_advance(c);
+        if (rc <= 0)
+            return rc;
+    }
+}
+
+/* ---- waiting for appends ---- */
+
+void cano__part_wake_all(cano__partition *p)
+{
+    pthread_mutex_lock(&p->wait_lock);
+    pthread_cond_broadcast(&p->wait_cond);
+    pthread_mutex_unlock(&p->wait_lock);
+}
+
+int cano__part_wait(cano__partition *p, int64_t offset, int64_t deadline_us,
+                    _Atomic bool *stop1, _Atomic bool *stop2)
+{
+    int rc = CANO_ETIMEDOUT;
+    pthread_mutex_lock(&p->wait_lock);
+    atomic_fetch_add(&p->waiters, 1);
+    for (;;) {
+        if (atomic_load(&p->end_offset) > offset) {
+            rc = CANO_OK;
+            break;
+        }
+        if (atomic_load(stop1) || atomic_load(stop2)) {
+            rc = CANO_ECLOSED;
+            break;
+        }
+        if (deadline_us < 0) {
+            pthread_cond_wait(&p->wait_cond, &p->wait_lock);
+            continue;
+        }
+        if (cano__mono_us() >= deadline_us)
+            break;
+        struct timespec ts = { (time_t)(deadline_us / 1000000),
+                               (long)(deadline_us % 1000000) * 1000 };
+        pthread_cond_timedwait(&p->wait_cond, &p->wait_lock, &ts);
+    }
+    atomic_fetch_sub(&p->waiters, 1);
+    pthread_mutex_unlock(&p->wait_lock);
+    return rc;
+}
+
+/* ---- state ---- */
+
+/* Data bytes of a segment; a sealed one not mapped yet is measured by the
+ * size of its trimmed file rather than by mapping it. */
+static int64_t seg_bytes(cano__segment *s)
+{
+    if (!s->sealed)
+        return (int64_t)(atomic_load(&s->end) - CANO__SEG_HEADER);
+    int64_t b = atomic_load(&s->data_bytes);
+    if (b < 0) {
+        char path[4200];
+        uint64_t size = 0;
+        cano__seg_path(s, CANO__SEG_F_LOG, path, sizeof path);
+        if (cano__io_stat(path, NULL, &size) == CANO_OK &&
+            size >= CANO__SEG_HEADER)
+            b = (int64_t)(size - CANO__SEG_HEADER);
+        else
+            b = 0;
+        atomic_store(&s->data_bytes, b);
+    }
+    return b;
+}
+
+int cano__part_stat(cano__partition *p, cano_partition_info *out)
+{
+    pthread_mutex_lock(&p->lock);
+    out->partition = p->id;
+    out->start_offset = atomic_load(&p->start_offset);
+    out->end_offset = atomic_load(&p->end_offset);
+    out->durable_offset = atomic_load(&p->durable_offset);
+    out->max_timestamp = p->max_ts;
+    out->segments = p->n_segs ? (int64_t)p->n_segs : 1;
+    out->bytes = 0;
+    for (size_t i = 0; i < p->n_segs; i++)
+        out->bytes += seg_bytes(p->segs[i]);
+    pthread_mutex_unlock(&p->lock);
+    return CANO_OK;
+}
+
+/* True when a sealed segment holds no timestamp >= ts (so the search may
+ * skip it without reading it). */
+static bool seg_all_before(cano__segment *s, int64_t ts)
+{
+    return s->sealed && s->meta_known && s->max_ts < ts;
+}
+
+int cano__part_offset_for_time(cano__partition *p, int64_t ts,
+                               int64_t *offset_out)
+{
+    int64_t start = atomic_load(&p->start_offset);
+    int64_t end = atomic_load(&p->end_offset);
+    cano__segment *s;
+    int rc = pin_segment(p, start, NULL, &s);
+    while (rc == CANO_OK && s && seg_all_before(s, ts)) {
+        cano__segment *n;
+        rc = pin_segment(p, 0, s, &n);
+        cano__seg_unpin(s);
+        s = n;
+    }
+    *offset_out = end;
+    if (rc != CANO_OK || !s)
+        return rc;
+    int64_t from = CANO__MAX(start, cano__seg_time_start(s, ts));
+    cano__seg_unpin(s);
+    cano__cursor c;
+    cano_record r;
+    cano__cursor_init(&c, p, from);
+    while ((rc = cano__cursor_next(&c, end, &r)) == 1) {
+        if (r.timestamp >= ts) {
+            *offset_out = r.offset;
+            break;
+        }
+    }
+    cano__cursor_release(&c);
+    return rc < 0 ? rc : CANO_OK;
+}
