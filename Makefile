@@ -44,11 +44,11 @@ deps:
 	$(call need_pkgs,$(BUILD_DEPS))
 
 build/lib/%.o: lib/%.c lib/*.h include/cano.h | build/lib
-	$(CC) $(CANO_CFLAGS) $(CPPFLAGS) $(CFLAGS) -fvisibility=hidden -c -o $@ $<
+	@echo "  CC      $@"; $(CC) $(CANO_CFLAGS) $(CPPFLAGS) $(CFLAGS) -fvisibility=hidden -c -o $@ $<
 build/pic/%.o: lib/%.c lib/*.h include/cano.h | build/pic
-	$(CC) $(CANO_CFLAGS) $(CPPFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
+	@echo "  CC      $@"; $(CC) $(CANO_CFLAGS) $(CPPFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
 build/testlib/%.o: lib/%.c lib/*.h include/cano.h | build/testlib
-	$(CC) $(CANO_CFLAGS) -DCANO_TESTING $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	@echo "  CC      $@"; $(CC) $(CANO_CFLAGS) -DCANO_TESTING $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 build/lib build/pic build/testlib build/examples build/test:
 	mkdir -p $@
 

@@ -249,6 +249,37 @@ int cano__io_msync(void *addr, size_t len, const char *path)
     return CANO_OK;
 }
 
+void cano__io_prefault(void *addr, size_t len)
+{
+#ifdef MADV_POPULATE_WRITE
+    if (len)
+        madvise(addr, len, MADV_POPULATE_WRITE);
+#else
+    (void)addr;
+    (void)len;
+#endif
+}
+
+void cano__io_prefetch(const void *addr, size_t len)
+{
+#ifdef MADV_POPULATE_READ
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t start = (uintptr_t)addr & ~(page - 1);
+    if (len)
+        madvise((void *)start, len + ((uintptr_t)addr - start),
+                MADV_POPULATE_READ);
+#else
+    (void)addr;
+    (void)len;
+#endif
+}
+
+void cano__io_release(void *addr, size_t len)
+{
+    if (len)
+        madvise(addr, len, MADV_DONTNEED);
+}
+
 int cano__io_list(const char *dir, int (*fn)(const char *name, void *payload),
                   void *payload)
 {

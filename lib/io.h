@@ -25,6 +25,13 @@ int  cano__io_map(int fd, size_t len, bool writable, void **out,
                   const char *path);
 void cano__io_unmap(void *addr, size_t len);
 int  cano__io_msync(void *addr, size_t len, const char *path);
+/* Hints for mapped ranges; failures are harmless and ignored.  prefault
+ * maps fresh pages writable in one call instead of one fault per page;
+ * release drops pages from this process (they stay in the page cache). */
+void cano__io_prefault(void *addr, size_t len);
+void cano__io_release(void *addr, size_t len);
+/* Maps a range readable in one call (read-ahead for sequential readers). */
+void cano__io_prefetch(const void *addr, size_t len);
 /* Calls fn for each entry name except "." and ".."; nonzero from fn stops
  * and is returned. */
 int  cano__io_list(const char *dir, int (*fn)(const char *name, void *payload),

@@ -189,3 +189,91 @@ int cano__seg_recover(cano__segment *s, bool full, cano__seg_recovery *rep)
         cano__seg_header_update(s, CANO__SEG_ACTIVE);
     return rc;
 }
+
+/* ---- sealed segments ---- */
+
+typedef struct index_build {
+    uint8_t *oe, *te;
+    uint32_t no, nt;
+    size_t   cap;            /* entries each array can hold */
+} index_build;
+
+static int build_push(index_build *ib, bool time, int64_t ts, uint32_t rel,
+                      uint32_t pos)
+{
+    if ((time ? ib->nt : ib->no) == ib->cap) {
+        size_t cap = ib->cap ? ib->cap * 2 : 256;
+        uint8_t *o = cano__realloc(ib->oe, cap * CANO__OIDX_ENTRY);
+        if (o)
+            ib->oe = o;
+        uint8_t *t = o ? cano__realloc(ib->te, cap * CANO__TIDX_ENTRY) : NULL;
+        if (t)
+            ib->te = t;
+        if (!o || !t)
+            return cano__err(CANO_ENOMEM, "index rebuild");
+        ib->cap = cap;
+    }
+    if (time)
+        cano__tidx_put(ib->te, ib->nt++, ts, rel);
+    else
+        cano__oidx_put(ib->oe, ib->no++, rel, pos);
+    return CANO_OK;
+}
+
+static int write_index(cano__segment *s, int which, const char *magic,
+                       const uint8_t *entries, size_t bytes)
+{
+    char path[4200];
+    size_t len = CANO__IDX_HEADER + bytes;
+    uint8_t *buf = cano__malloc(len);
+    if (!buf)
+        return cano__err(CANO_ENOMEM, "index rebuild");
+    cano__idx_header(buf, magic, s->base);
+    if (bytes)
+        memcpy(buf + CANO__IDX_HEADER, entries, bytes);
+    cano__seg_path(s, which, path, sizeof path);
+    const char *slash = strrchr(path, '/');
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    int rc = cano__io_write_atomic(dir, slash + 1, buf, len, s->lim.file_mode);
+    cano__free(buf);
+    return rc;
+}
+
+/* Rewrites both indexes of a sealed segment from its mapped .log, with the
+ * same rule the append path follows. */
+int cano__seg_rebuild_index(cano__segment *s, const uint8_t *log,
+                            uint64_t end)
+{
+    index_build ib = { NULL, NULL, 0, 0, 0 };
+    cano__batch_info b;
+    uint64_t pos = CANO__SEG_HEADER, since = 0;
+    int64_t max_ts = -1, last_ts = INT64_MIN;
+    int rc = CANO_OK;
+    while (rc == CANO_OK && pos < end &&
+           cano__batch_parse(log + pos, end - pos, &b) == CANO_OK &&
+           b.base_offset >= s->base &&
+           b.base_offset - s->base <= (int64_t)UINT32_MAX) {
+        uint32_t rel = (uint32_t)(b.base_offset - s->base);
+        if (pos > CANO__SEG_HEADER && since >= s->lim.index_interval) {
+            rc = build_push(&ib, false, 0, rel, (uint32_t)pos);
+            if (rc == CANO_OK && max_ts > last_ts && max_ts >= 0) {
+                rc = build_push(&ib, true, max_ts, rel, 0);
+                last_ts = max_ts;
+            }
+            since = 0;
+        }
+        since += b.length;
+        max_ts = CANO__MAX(max_ts, b.max_ts);
+        pos += b.length;
+    }
+    if (rc == CANO_OK)
+        rc = write_index(s, CANO__SEG_F_OIDX, CANO__OIDX_MAGIC, ib.oe,
+                         (size_t)ib.no * CANO__OIDX_ENTRY);
+    if (rc == CANO_OK)
+        rc = write_index(s, CANO__SEG_F_TIDX, CANO__TIDX_MAGIC, ib.te,
+                         (size_t)ib.nt * CANO__TIDX_ENTRY);
+    cano__free(ib.oe);
+    cano__free(ib.te);
+    return rc;
+}

@@ -329,6 +329,20 @@ static void load_sealed_meta(cano__segment *s)
     s->meta_known = true;
 }
 
+/* A sealed index is usable when both files are there, with their headers,
+ * and every entry of them was found well formed. */
+static bool sealed_indexes_ok(const cano__segment *s)
+{
+    if (!s->oidx || !s->tidx || s->oidx_size < CANO__IDX_HEADER ||
+        s->tidx_size < CANO__IDX_HEADER ||
+        !cano__idx_header_ok(s->oidx, s->oidx_size, CANO__OIDX_MAGIC, s->base) ||
+        !cano__idx_header_ok(s->tidx, s->tidx_size, CANO__TIDX_MAGIC, s->base))
+        return false;
+    uint64_t no = (s->oidx_size - CANO__IDX_HEADER) / CANO__OIDX_ENTRY;
+    uint64_t nt = (s->tidx_size - CANO__IDX_HEADER) / CANO__TIDX_ENTRY;
+    return atomic_load(&s->n_oidx) == no && atomic_load(&s->n_tidx) == nt;
+}
+
 int cano__seg_map(cano__segment *s)
 {
     bool w = !s->sealed;
@@ -358,6 +372,15 @@ int cano__seg_map(cano__segment *s)
     }
     if (!s->meta_known && !w)
         load_sealed_meta(s);
+    if (!w && !sealed_indexes_ok(s)) {
+        /* A missing or damaged index is rebuilt from the .log. */
+        rc = cano__seg_rebuild_index(s, s->log, atomic_load(&s->end));
+        if (rc != CANO_OK)
+            goto fail;
+        cano__seg_unmap(s);
+        s->meta_known = false;
+        return cano__seg_map(s);
+    }
     return CANO_OK;
 fail:
     cano__seg_unmap(s);
@@ -371,9 +394,25 @@ void cano__seg_unmap(cano__segment *s)
     cano__io_unmap(s->tidx, s->tidx_map);
     s->log = s->oidx = s->tidx = NULL;
     s->log_map = s->oidx_map = s->tidx_map = 0;
+    s->released = 0;
 }
 
 /* ---- appending ---- */
+
+/* Appends touch every page of the log once: map the new pages in one call
+ * rather than one fault each, and drop from this process the pages well
+ * behind the tail, so its memory does not grow with the log (the data stay
+ * in the page cache, and readers fault them back in cheaply). */
+static void prefault_and_release(cano__segment *s, uint64_t from, uint64_t to)
+{
+    cano__io_prefault(s->log + from, (size_t)(to - from));
+    uint64_t keep = LOG_GROW_MAX;
+    uint64_t upto = from > keep ? (from - keep) & ~(uint64_t)(PAGE - 1) : 0;
+    if (upto > s->released) {
+        cano__io_release(s->log + s->released, (size_t)(upto - s->released));
+        s->released = upto;
+    }
+}
 
 /* Grows a file with reserved, zeroed blocks up to at least need bytes. */
 static int grow_file(cano__segment *s, int which, uint64_t *size,
@@ -393,9 +432,12 @@ static int grow_file(cano__segment *s, int which, uint64_t *size,
         return rc;
     rc = cano__io_allocate(fd, *size, want - *size, pathbuf);
     cano__io_close(fd);
-    if (rc == CANO_OK)
-        *size = want;
-    return rc;
+    if (rc != CANO_OK)
+        return rc;
+    if (which == F_LOG)
+        prefault_and_release(s, *size, want);
+    *size = want;
+    return CANO_OK;
 }
 
 int cano__seg_reserve(cano__segment *s, uint64_t len)

@@ -40,7 +40,7 @@ typedef struct cano__segment {
     _Atomic uint32_t n_oidx, n_tidx;
 
     /* Appender state, under the partition lock. */
-    bool     sealed;
+    _Atomic bool sealed;        /* rolled: files trimmed, read-only */
     bool     meta_known;        /* end/max_ts/first_ts/index counts loaded */
     int64_t  next_offset;       /* offset after the last batch */
     int64_t  max_ts;            /* -1 when empty */
@@ -49,6 +49,7 @@ typedef struct cano__segment {
     uint64_t since_index;       /* batch bytes since the last index entry */
     int64_t  last_tidx_ts;
     uint64_t synced_end;        /* end known to be on stable storage */
+    uint64_t released;          /* pages below were dropped from the map */
     _Atomic int64_t data_bytes; /* sealed: bytes of batches, -1 unknown */
 } cano__segment;
 
@@ -89,6 +90,9 @@ int  cano__seg_load_clean(cano__segment *s);
  * it when its header or indexes cannot be trusted), truncating what is torn
  * and setting damaged bytes aside. */
 int  cano__seg_recover(cano__segment *s, bool full, cano__seg_recovery *rep);
+/* Rewrites a sealed segment's index files from its .log data. */
+int  cano__seg_rebuild_index(cano__segment *s, const uint8_t *log,
+                             uint64_t end);
 
 /* Maps the files (called by mapcache.c with its lock held). */
 int  cano__seg_map(cano__segment *s);
