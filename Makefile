@@ -15,13 +15,14 @@ CANO_CFLAGS   = -std=gnu11 -Iinclude -Ilib -pthread $(WARN)
 LIBS          = -lz -lxxhash -lpthread -lm
 
 SRCS     := $(sort $(wildcard lib/*.c))
-OBJS     := $(SRCS:lib/%.c=build/lib/%.o)
-PIC_OBJS := $(SRCS:lib/%.c=build/pic/%.o)
-TEST_OBJS:= $(SRCS:lib/%.c=build/testlib/%.o)
+B        ?= build
+OBJS     := $(SRCS:lib/%.c=$(B)/lib/%.o)
+PIC_OBJS := $(SRCS:lib/%.c=$(B)/pic/%.o)
+TEST_OBJS:= $(SRCS:lib/%.c=$(B)/testlib/%.o)
 SONAME    = libcano.so.$(MAJOR)
 SHLIB     = libcano.so.$(VERSION)
 
-EXAMPLES := $(patsubst examples/%.c,build/examples/%,$(wildcard examples/*.c))
+EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 TEST_SRCS:= $(sort $(wildcard test/check_*.c)) test/testutil.c
 DEMO_DIR ?= /tmp/cano-demo
 
@@ -29,7 +30,7 @@ DEMO_DIR ?= /tmp/cano-demo
 BUILD_DEPS = zlib1g-dev libxxhash-dev check pkg-config
 BENCH_DEPS = libsqlite3-dev liblmdb-dev librocksdb-dev
 
-.PHONY: all deps check test run bench install uninstall clean headertest symbolstest mantest
+.PHONY: all deps check test check-asan check-tsan run bench install uninstall clean headertest symbolstest mantest
 all: deps libcano.a $(SHLIB) $(EXAMPLES)
 
 # Installs missing Debian packages (as root), or says the one command to run.
@@ -43,13 +44,13 @@ endef
 deps:
 	$(call need_pkgs,$(BUILD_DEPS))
 
-build/lib/%.o: lib/%.c lib/*.h include/cano.h | build/lib
+$(B)/lib/%.o: lib/%.c lib/*.h include/cano.h | $(B)/lib
 	@echo "  CC      $@"; $(CC) $(CANO_CFLAGS) $(CPPFLAGS) $(CFLAGS) -fvisibility=hidden -c -o $@ $<
-build/pic/%.o: lib/%.c lib/*.h include/cano.h | build/pic
+$(B)/pic/%.o: lib/%.c lib/*.h include/cano.h | $(B)/pic
 	@echo "  CC      $@"; $(CC) $(CANO_CFLAGS) $(CPPFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
-build/testlib/%.o: lib/%.c lib/*.h include/cano.h | build/testlib
+$(B)/testlib/%.o: lib/%.c lib/*.h include/cano.h | $(B)/testlib
 	@echo "  CC      $@"; $(CC) $(CANO_CFLAGS) -DCANO_TESTING $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
-build/lib build/pic build/testlib build/examples build/test:
+$(B)/lib $(B)/pic $(B)/testlib $(B)/examples $(B)/test:
 	mkdir -p $@
 
 libcano.a: $(OBJS)
@@ -57,40 +58,53 @@ libcano.a: $(OBJS)
 $(SHLIB): $(PIC_OBJS) lib/cano.map
 	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=lib/cano.map -Wl,--no-undefined $(LDFLAGS) -o $@ $(PIC_OBJS) $(LIBS)
 	ln -sf $(SHLIB) $(SONAME) && ln -sf $(SONAME) libcano.so
-build/testlib/libcano-test.a: $(TEST_OBJS)
+$(B)/testlib/libcano-test.a: $(TEST_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
-build/examples/%: examples/%.c libcano.a | build/examples
+$(B)/examples/%: examples/%.c libcano.a | $(B)/examples
 	$(CC) $(CANO_CFLAGS) $(CPPFLAGS) $(CFLAGS) -o $@ $< libcano.a $(LIBS) $(LDFLAGS)
 
-build/test/check_cano: $(TEST_SRCS) test/*.h build/testlib/libcano-test.a | build/test
-	$(CC) $(CANO_CFLAGS) -DCANO_TESTING -Itest $(CPPFLAGS) $(CFLAGS) -o $@ $(TEST_SRCS) build/testlib/libcano-test.a $$(pkg-config --cflags --libs check) $(LIBS) $(LDFLAGS)
+$(B)/test/check_cano: $(TEST_SRCS) test/*.h $(B)/testlib/libcano-test.a | $(B)/test
+	$(CC) $(CANO_CFLAGS) -DCANO_TESTING -Itest $(CPPFLAGS) $(CFLAGS) -o $@ $(TEST_SRCS) $(B)/testlib/libcano-test.a $$(pkg-config --cflags --libs check) $(LIBS) $(LDFLAGS)
 
-check: all build/test/check_cano headertest symbolstest mantest
-	./build/test/check_cano
+check: all $(B)/test/check_cano headertest symbolstest mantest
+	./$(B)/test/check_cano
 test: check
 
+# The suites under AddressSanitizer + UndefinedBehaviorSanitizer (clang),
+# and the threaded suites under ThreadSanitizer.
+SAN_FLAGS = -O1 -g -fno-omit-frame-pointer
+check-asan: deps
+	$(MAKE) B=build/asan CC=clang CFLAGS="$(SAN_FLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all" LDFLAGS="-fsanitize=address,undefined" build/asan/test/check_cano
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./build/asan/test/check_cano
+check-tsan: deps
+	$(MAKE) B=build/tsan CC=clang CFLAGS="$(SAN_FLAGS) -fsanitize=thread" LDFLAGS="-fsanitize=thread" build/tsan/test/check_cano
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" CK_RUN_SUITE=threads ./build/tsan/test/check_cano
+
 # The public header must compile alone as C99 and as C++.
-headertest: | build/test
-	printf '#include "cano.h"\nint main(void){return cano_version()==0;}\n' > build/test/h.c
-	$(CC) -std=c99 -pedantic -Werror -Wall -Iinclude -fsyntax-only build/test/h.c
-	if command -v c++ >/dev/null; then c++ -x c++ -pedantic -Werror -Wall -Iinclude -fsyntax-only build/test/h.c; fi
+headertest: | $(B)/test
+	@printf '#include "cano.h"\nint main(void){return cano_version()==0;}\n' > $(B)/test/h.c
+	$(CC) -std=c99 -pedantic -Werror -Wall -Iinclude -fsyntax-only $(B)/test/h.c
+	@if command -v c++ >/dev/null; then c++ -x c++ -pedantic -Werror -Wall -Iinclude -fsyntax-only $(B)/test/h.c; fi
 
 # The shared library exports exactly the symbols in lib/cano.map.
-symbolstest: $(SHLIB)
-	nm -D --defined-only $(SHLIB) | awk '$$2=="T"{print $$3}' | sort > build/test/exported.txt
-	sed -n 's/^[[:space:]]*\(cano_[a-z0-9_]*\);.*/\1/p' lib/cano.map | sort > build/test/declared.txt
-	diff -u build/test/declared.txt build/test/exported.txt
+symbolstest: $(SHLIB) | $(B)/test
+	@nm -D --defined-only $(SHLIB) | awk '$$2=="T"{print $$3}' | sed 's/@.*//' | sort > $(B)/test/exported.txt
+	@sed -n 's/^[[:space:]]*\(cano_[a-z0-9_]*\);.*/\1/p' lib/cano.map | sort > $(B)/test/declared.txt
+	@grep -o '^CANO_API[^(]*(' include/cano.h | sed 's/.*[ *]\(cano_[a-z0-9_]*\)(/\1/' | sort > $(B)/test/header.txt
+	diff -u $(B)/test/declared.txt $(B)/test/exported.txt
+	diff -u $(B)/test/declared.txt $(B)/test/header.txt
+	@echo "exported symbols match lib/cano.map and include/cano.h" 
 
 # Every exported function has a man page, and every page renders cleanly.
 mantest: symbolstest
-	@for f in $$(cat build/test/declared.txt); do test -f man/man3/$$f.3 || { echo "no man page: $$f"; exit 1; }; done
+	@for f in $$(cat $(B)/test/declared.txt); do test -f man/man3/$$f.3 || { echo "no man page: $$f"; exit 1; }; done
 	@for p in man/man*/*.[0-9]; do \
 	  out=$$(cd man && LC_ALL=C.UTF-8 groff -man -Tutf8 -ww -z ../$$p 2>&1); \
 	  [ -z "$$out" ] || { echo "$$p: $$out"; exit 1; }; done; echo "man pages ok"
 
 run: all
-	build/examples/hello $(DEMO_DIR)
+	$(B)/examples/hello $(DEMO_DIR)
 
 bench: all
 	$(call need_pkgs,$(BENCH_DEPS))
