@@ -164,27 +164,82 @@ static uint8_t *write_record(uint8_t *d, const cano_record *r, int64_t ts_delta,
     return d;
 }
 
+/* Writes a batch header; the checksum comes last, in cano__batch_seal. */
+static void put_header(uint8_t *dst, uint32_t length, uint8_t attrs,
+                       int64_t base_offset, int64_t base_ts, int64_t max_ts,
+                       int64_t producer_id, int32_t base_seq,
+                       uint32_t last_delta, uint32_t count, uint32_t rsize)
+{
+    cano__st32(dst + 8, length);
+    dst[12] = CANO__BATCH_MAGIC;
+    dst[13] = attrs;
+    dst[14] = dst[15] = 0;
+    cano__st64(dst + 16, (uint64_t)base_offset);
+    cano__st64(dst + 24, (uint64_t)base_ts);
+    cano__st64(dst + 32, (uint64_t)max_ts);
+    cano__st64(dst + 40, (uint64_t)producer_id);
+    cano__st32(dst + 48, (uint32_t)base_seq);
+    cano__st32(dst + 52, last_delta);
+    cano__st32(dst + 56, count);
+    cano__st32(dst + 60, rsize);
+}
+
 uint32_t cano__batch_write(uint8_t *dst, const cano_record *recs, size_t n,
                            const cano__batch_params *p, uint64_t records_size,
                            int64_t max_ts)
 {
     int64_t base_ts = record_ts(&recs[0], p);
     uint32_t length = (uint32_t)(CANO__BATCH_HEADER + records_size);
-    cano__st32(dst + 8, length);
-    dst[12] = CANO__BATCH_MAGIC;
-    dst[13] = p->log_append_time ? CANO__ATTR_APPEND_TS : 0;
-    dst[14] = dst[15] = 0;
-    cano__st64(dst + 16, (uint64_t)p->base_offset);
-    cano__st64(dst + 24, (uint64_t)base_ts);
-    cano__st64(dst + 32, (uint64_t)max_ts);
-    cano__st64(dst + 40, (uint64_t)p->producer_id);
-    cano__st32(dst + 48, (uint32_t)p->base_seq);
-    cano__st32(dst + 52, (uint32_t)(n - 1));
-    cano__st32(dst + 56, (uint32_t)n);
-    cano__st32(dst + 60, (uint32_t)records_size);
+    put_header(dst, length, p->log_append_time ? CANO__ATTR_APPEND_TS : 0,
+               p->base_offset, base_ts, max_ts, p->producer_id, p->base_seq,
+               (uint32_t)(n - 1), (uint32_t)n, (uint32_t)records_size);
     uint8_t *d = dst + CANO__BATCH_HEADER;
     for (size_t i = 0; i < n; i++)
         d = write_record(d, &recs[i], record_ts(&recs[i], p) - base_ts, i);
+    cano__batch_seal(dst);
+    return length;
+}
+
+/* Records keep their own offset and timestamp fields here: the cleaner
+ * re-encodes the survivors of a batch under the batch's original header. */
+static uint64_t kept_size(const cano_record *recs, size_t n,
+                          const cano__batch_info *b)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t body = body_size(&recs[i], recs[i].timestamp -
+                                  recs[0].timestamp,
+                                  (uint64_t)(recs[i].offset - b->base_offset));
+        total += uvarint_len(body) + body;
+    }
+    return total;
+}
+
+uint64_t cano__batch_rewrite_size(const cano_record *recs, size_t n,
+                                  const cano__batch_info *b, int64_t horizon)
+{
+    return CANO__BATCH_HEADER + (horizon >= 0 ? 8 : 0) +
+           kept_size(recs, n, b);
+}
+
+uint32_t cano__batch_rewrite(uint8_t *dst, const cano_record *recs, size_t n,
+                             const cano__batch_info *b, int64_t horizon)
+{
+    uint64_t rsize = kept_size(recs, n, b);
+    uint32_t at = CANO__BATCH_HEADER + (horizon >= 0 ? 8 : 0);
+    uint32_t length = (uint32_t)(at + rsize);
+    uint8_t attrs = (uint8_t)(b->attrs & CANO__ATTR_APPEND_TS);
+    if (horizon >= 0) {
+        attrs |= CANO__ATTR_HORIZON;
+        cano__st64(dst + CANO__BATCH_HEADER, (uint64_t)horizon);
+    }
+    put_header(dst, length, attrs, b->base_offset, recs[0].timestamp,
+               b->max_ts, b->producer_id, b->base_seq, b->last_delta,
+               (uint32_t)n, (uint32_t)rsize);
+    uint8_t *d = dst + at;
+    for (size_t i = 0; i < n; i++)
+        d = write_record(d, &recs[i], recs[i].timestamp - recs[0].timestamp,
+                         (uint64_t)(recs[i].offset - b->base_offset));
     cano__batch_seal(dst);
     return length;
 }
@@ -193,25 +248,26 @@ uint32_t cano__batch_deflate(const uint8_t *src, uint8_t *dst, size_t dst_cap,
                              int level)
 {
     uint32_t src_len = cano__ld32(src + 8);
-    uint32_t rsize = src_len - CANO__BATCH_HEADER;
-    if (dst_cap <= CANO__BATCH_HEADER)
+    uint32_t at = CANO__BATCH_HEADER + ((src[13] & CANO__ATTR_HORIZON) ? 8 : 0);
+    uint32_t rsize = src_len - at;
+    if (dst_cap <= at)
         return 0;
     z_stream z;
     memset(&z, 0, sizeof z);
     if (deflateInit2(&z, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
         return 0;
-    z.next_in = (Bytef *)(src + CANO__BATCH_HEADER);
+    z.next_in = (Bytef *)(src + at);
     z.avail_in = rsize;
-    z.next_out = dst + CANO__BATCH_HEADER;
-    size_t room = CANO__MIN(dst_cap, src_len) - CANO__BATCH_HEADER;
+    z.next_out = dst + at;
+    size_t room = CANO__MIN(dst_cap, src_len) - at;
     z.avail_out = (uInt)room;
     int zr = deflate(&z, Z_FINISH);
     size_t out = room - z.avail_out;
     deflateEnd(&z);
-    if (zr != Z_STREAM_END || CANO__BATCH_HEADER + out >= src_len)
+    if (zr != Z_STREAM_END || at + out >= src_len)
         return 0;
-    memcpy(dst, src, CANO__BATCH_HEADER);
-    uint32_t length = (uint32_t)(CANO__BATCH_HEADER + out);
+    memcpy(dst, src, at);
+    uint32_t length = (uint32_t)(at + out);
     cano__st32(dst + 8, length);
     dst[13] = (uint8_t)((dst[13] & ~CANO__ATTR_CODEC) | CANO__CODEC_ZLIB);
     cano__batch_seal(dst);

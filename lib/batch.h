@@ -42,6 +42,13 @@ uint64_t cano__records_size(const cano_record *recs, size_t n,
 uint32_t cano__batch_write(uint8_t *dst, const cano_record *recs, size_t n,
                            const cano__batch_params *p, uint64_t records_size,
                            int64_t max_ts);
+/* The cleaner's encoder: the survivors of batch b (each with its own offset
+ * and timestamp set), under b's header, with a delete horizon when
+ * horizon >= 0.  Always uncompressed; returns the length written. */
+uint64_t cano__batch_rewrite_size(const cano_record *recs, size_t n,
+                                  const cano__batch_info *b, int64_t horizon);
+uint32_t cano__batch_rewrite(uint8_t *dst, const cano_record *recs, size_t n,
+                             const cano__batch_info *b, int64_t horizon);
 /* Rewrites an uncompressed batch at src as a deflated batch at dst (which
  * holds dst_cap bytes).  Returns the new length, or 0 when compressing does
  * not make it smaller (keep src as it is). */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include "io.h"
+#include "retention.h"
 #include "store.h"
 
 /* ---- lifetime ---- */
@@ -182,6 +183,8 @@ static int recover_active(cano__partition *p, cano__segment *s, bool full)
     return CANO_OK;
 }
 
+static int finish_load(cano__partition *p, cano__segment *last);
+
 int cano__part_load(cano__partition *p, bool clean)
 {
     dir_scan d = { p, NULL, 0, 0, CANO_OK };
@@ -225,9 +228,41 @@ int cano__part_load(cano__partition *p, bool clean)
             }
         }
     }
+    return finish_load(p, last);
+}
+
+/* The persisted log start wins over the first segment's base; segments
+ * wholly below it are what an interrupted deletion left behind. */
+static int finish_load(cano__partition *p, cano__segment *last)
+{
     int64_t start = p->n_segs ? p->segs[0]->base : 0;
-    int64_t end = last ? last->next_offset : start;
+    int64_t saved = cano__start_read(p);
+    int64_t end = last ? last->next_offset : CANO__MAX(start, saved);
+    int rc = CANO_OK;
+    if (saved > end) {
+        /* The log lost its tail below the recorded start (only a power
+         * loss can do that): it restarts empty at the start. */
+        char path[4200];
+        for (size_t i = 0; i < p->n_segs; i++) {
+            for (int f = 0; f < 3; f++)
+                cano__io_unlink(cano__seg_path(p->segs[i], f, path,
+                                               sizeof path));
+            cano__seg_discard(p->segs[i]);
+        }
+        p->n_segs = 0;
+        end = saved;
+        rc = cano__io_fsync_dir(p->dir);
+    }
+    start = CANO__MAX(start, saved);
     atomic_store(&p->start_offset, start);
+    if (rc == CANO_OK && p->n_segs) {
+        size_t k = 0;
+        while (k + 1 < p->n_segs && p->segs[k + 1]->base <= start)
+            k++;
+        rc = cano__drop_prefix(p, k);
+    }
+    if (rc != CANO_OK)
+        return rc;
     atomic_store(&p->end_offset, end);
     atomic_store(&p->durable_offset, end);
     p->recovery.end_offset = end;
@@ -680,7 +715,7 @@ int cano__part_wait(cano__partition *p, int64_t offset, int64_t deadline_us,
 
 /* Data bytes of a segment; a sealed one not mapped yet is measured by the
  * size of its trimmed file rather than by mapping it. */
-static int64_t seg_bytes(cano__segment *s)
+int64_t cano__part_seg_bytes(cano__segment *s)
 {
     if (!s->sealed)
         return (int64_t)(atomic_load(&s->end) - CANO__SEG_HEADER);
@@ -710,7 +745,7 @@ int cano__part_stat(cano__partition *p, cano_partition_info *out)
     out->segments = p->n_segs ? (int64_t)p->n_segs : 1;
     out->bytes = 0;
     for (size_t i = 0; i < p->n_segs; i++)
-        out->bytes += seg_bytes(p->segs[i]);
+        out->bytes += cano__part_seg_bytes(p->segs[i]);
     pthread_mutex_unlock(&p->lock);
     return CANO_OK;
 }

@@ -67,6 +67,8 @@ int  cano__part_close_clean(cano__partition *p);
 int  cano__part_stat(cano__partition *p, cano_partition_info *out);
 int  cano__part_offset_for_time(cano__partition *p, int64_t ts,
                                 int64_t *offset_out);
+/* Data bytes of a segment (sealed ones measured without mapping them). */
+int64_t cano__part_seg_bytes(cano__segment *s);
 /* Drops every segment (topic delete / store close). */
 void cano__part_discard_segments(cano__partition *p);
 

@@ -1,0 +1,169 @@
+/* retention.c - deleting old segments (retention_ms, retention_bytes) and
+ * moving the log start (cano_delete_records).
+ *
+ * Crash safety: the new log start is written (atomically, then the
+ * directory synced) before any file goes.  A crash in between leaves
+ * segments wholly below the persisted start, which the next open deletes;
+ * a crash between unlinking a .log and its indexes leaves orphan index
+ * files, which open also removes.  Only a prefix of sealed segments is ever
+ * deleted; the active segment never is. */
+#define _GNU_SOURCE
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "io.h"
+#include "retention.h"
+#include "store.h"
+
+#define START_FILE "log-start-offset"
+
+int64_t cano__start_read(const cano__partition *p)
+{
+    char path[4200], *text;
+    size_t len;
+    snprintf(path, sizeof path, "%s/" START_FILE, p->dir);
+    if (cano__io_read_small(path, 64, &text, &len) != CANO_OK)
+        return -1;
+    int64_t v = -1;
+    char *end;
+    if (!strncmp(text, "cano-log-start=1\n", 17)) {
+        long long x = strtoll(text + 17, &end, 10);
+        if (end != text + 17 && *end == '\n' && end[1] == '\0' && x >= 0)
+            v = x;
+    }
+    cano__free(text);
+    return v;
+}
+
+int cano__start_write(cano__partition *p, int64_t start)
+{
+    char buf[64];
+    int n = snprintf(buf, sizeof buf, "cano-log-start=1\n%" PRId64 "\n", start);
+    int rc = cano__io_write_atomic(p->dir, START_FILE, buf, (size_t)n,
+                                   p->topic->db->opts.file_mode);
+    if (rc == CANO_OK)
+        atomic_store(&p->start_offset, start);
+    return rc;
+}
+
+static void unlink_segment(const cano__segment *s)
+{
+    char path[4200];
+    for (int i = 0; i < 3; i++)
+        cano__io_unlink(cano__seg_path(s, i, path, sizeof path));
+}
+
+int cano__drop_prefix(cano__partition *p, size_t k)
+{
+    if (k == 0)
+        return CANO_OK;
+    if (k >= p->n_segs)
+        k = p->n_segs - 1;          /* never the active segment */
+    int64_t start = CANO__MAX(atomic_load(&p->start_offset),
+                              p->segs[k]->base);
+    int rc = CANO_OK;
+    if (start != atomic_load(&p->start_offset))
+        rc = cano__start_write(p, start);
+    if (rc != CANO_OK)
+        return rc;
+    cano__segment **gone = cano__malloc(k * sizeof *gone);
+    if (!gone)
+        return cano__err(CANO_ENOMEM, "retention");
+    pthread_rwlock_wrlock(&p->list_lock);
+    memcpy(gone, p->segs, k * sizeof *gone);
+    memmove(p->segs, p->segs + k, (p->n_segs - k) * sizeof *p->segs);
+    p->n_segs -= k;
+    pthread_rwlock_unlock(&p->list_lock);
+    /* Readers still holding one of these keep its mapping until they move
+     * on; the files can go now. */
+    for (size_t i = 0; i < k; i++) {
+        unlink_segment(gone[i]);
+        cano__seg_discard(gone[i]);
+    }
+    cano__free(gone);
+    return cano__io_fsync_dir(p->dir);
+}
+
+/* Largest timestamp of a sealed segment (mapped to read its header). */
+static int seg_max_ts(cano__segment *s, int64_t *out)
+{
+    int rc = cano__seg_pin(s);
+    if (rc != CANO_OK)
+        return rc;
+    *out = s->max_ts;
+    cano__seg_unpin(s);
+    return CANO_OK;
+}
+
+/* How many leading sealed segments have expired by time. */
+static int expired_by_time(cano__partition *p, int64_t now, size_t *k)
+{
+    int64_t limit = p->topic->cfg.retention_ms;
+    *k = 0;
+    if (limit < 0)
+        return CANO_OK;
+    while (*k + 1 < p->n_segs) {
+        int64_t ts;
+        int rc = seg_max_ts(p->segs[*k], &ts);
+        if (rc != CANO_OK)
+            return rc;
+        if (now - ts < limit)
+            break;
+        (*k)++;
+    }
+    return CANO_OK;
+}
+
+/* How many leading sealed segments can go while the rest stays at least
+ * retention_bytes. */
+static size_t expired_by_size(cano__partition *p)
+{
+    int64_t limit = p->topic->cfg.retention_bytes;
+    if (limit < 0)
+        return 0;
+    int64_t total = 0;
+    for (size_t i = 0; i < p->n_segs; i++)
+        total += cano__part_seg_bytes(p->segs[i]);
+    size_t k = 0;
+    while (k + 1 < p->n_segs) {
+        int64_t b = cano__part_seg_bytes(p->segs[k]);
+        if (total - b < limit)
+            break;
+        total -= b;
+        k++;
+    }
+    return k;
+}
+
+int cano__retention_run(cano__partition *p, int64_t now)
+{
+    if (!(p->topic->cfg.cleanup_policy & CANO_CLEANUP_DELETE))
+        return CANO_OK;
+    pthread_mutex_lock(&p->lock);
+    size_t by_time = 0;
+    int rc = expired_by_time(p, now, &by_time);
+    if (rc == CANO_OK)
+        rc = cano__drop_prefix(p, CANO__MAX(by_time, expired_by_size(p)));
+    pthread_mutex_unlock(&p->lock);
+    return rc;
+}
+
+int cano__delete_records(cano__partition *p, int64_t before)
+{
+    pthread_mutex_lock(&p->lock);
+    int64_t end = atomic_load(&p->end_offset);
+    int rc = CANO_OK;
+    if (before > end)
+        rc = cano__err(CANO_EOFFSET, "offset %" PRId64 " is past the end "
+                       "%" PRId64, before, end);
+    else if (before > atomic_load(&p->start_offset))
+        rc = cano__start_write(p, before);
+    if (rc == CANO_OK) {
+        size_t k = 0;
+        while (k + 1 < p->n_segs && p->segs[k + 1]->base <= before)
+            k++;
+        rc = cano__drop_prefix(p, k);
+    }
+    pthread_mutex_unlock(&p->lock);
+    return rc;
+}
