@@ -104,6 +104,11 @@ typedef struct cano_options {
     uint32_t file_mode;         /* mode of new files; default 0644 */
     uint32_t dir_mode;          /* mode of new directories; default 0755 */
     int32_t  reserved0;         /* must be 0 */
+    int32_t  maintenance_interval_ms; /* > 0: a background thread runs
+                                   cano_maintain this often; 0: no thread */
+    int32_t  reserved1;         /* must be 0 */
+    int64_t  cleaner_map_bytes; /* memory of the cleaner's key map (16 bytes
+                                   a key); default 16 MiB, minimum 64 */
 } cano_options;
 
 /** Fills *o with defaults.  size = sizeof *o as the caller compiled it.
@@ -334,12 +339,42 @@ typedef struct cano_partition_info {
     int64_t  bytes;           /* sum of the segments' .log data sizes */
     int64_t  durable_offset;  /* records below it are on stable storage */
     int64_t  max_timestamp;   /* largest record timestamp, -1 when empty */
+    double   dirty_ratio;     /* compaction: uncleaned / all sealed bytes */
+    int64_t  cleaned_offset;  /* compaction: offsets below it were cleaned */
 } cano_partition_info;
 
 /** Fills *out (out->size must be set, as sizeof *out).
  *  @return CANO_OK, CANO_EINVAL, CANO_ENOTFOUND. */
 CANO_API int cano_partition_stat(cano_topic_t *t, int32_t partition,
                                  cano_partition_info *out);
+
+/* ---- Retention and compaction ---- */
+
+/** Moves the log start offset of a partition forward to before_offset, at
+ *  once and durably: reads below it get CANO_EOFFSET, and segments wholly
+ *  below it are deleted, whatever the cleanup policy.  A smaller offset than
+ *  the current start changes nothing.
+ *  @return CANO_OK, CANO_EINVAL, CANO_ENOTFOUND, CANO_EOFFSET (past the end
+ *          offset), CANO_EIO, CANO_ENOSPC. */
+CANO_API int cano_delete_records(cano_topic_t *t, int32_t partition,
+                                 int64_t before_offset);
+
+/** Runs everything that is due now in every topic: time and size retention
+ *  (cleanup policy DELETE) and compaction where the dirty ratio exceeds
+ *  min_cleanable_dirty_ratio or max_compaction_lag_ms has passed (policy
+ *  COMPACT).  Thread-safe; readers are never disturbed.
+ *  @return CANO_OK, or the first error met (the other partitions are still
+ *          processed): CANO_EINVAL, CANO_EIO, CANO_ENOSPC, CANO_ENOMEM,
+ *          CANO_ECORRUPT (a damaged batch is never copied). */
+CANO_API int cano_maintain(cano_t *db);
+
+/** Compacts one partition now, ignoring min_cleanable_dirty_ratio: for each
+ *  key, records older than its latest are removed from sealed segments
+ *  (offsets are kept; the active segment is never compacted).
+ *  @return CANO_OK, CANO_EINVAL (not a compacted topic, bad partition),
+ *          CANO_ENOTFOUND, CANO_EIO, CANO_ENOSPC, CANO_ENOMEM,
+ *          CANO_ECORRUPT. */
+CANO_API int cano_compact(cano_topic_t *t, int32_t partition);
 
 #ifdef __cplusplus
 }

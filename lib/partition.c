@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <time.h>
 #include "io.h"
+#include "compact.h"
 #include "retention.h"
 #include "store.h"
 
@@ -34,6 +35,7 @@ int cano__part_new(struct cano_topic *t, int32_t id, const char *topic_dir,
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_mutex_init(&p->lock, NULL);
+    pthread_mutex_init(&p->maint_lock, NULL);
     pthread_rwlock_init(&p->list_lock, NULL);
     pthread_mutex_init(&p->wait_lock, NULL);
     pthread_cond_init(&p->wait_cond, &ca);
@@ -60,6 +62,7 @@ void cano__part_free(cano__partition *p)
     cano__free(p->scratch);
     cano__free(p->dir);
     pthread_mutex_destroy(&p->lock);
+    pthread_mutex_destroy(&p->maint_lock);
     pthread_rwlock_destroy(&p->list_lock);
     pthread_mutex_destroy(&p->wait_lock);
     pthread_cond_destroy(&p->wait_cond);
@@ -188,7 +191,9 @@ static int finish_load(cano__partition *p, cano__segment *last);
 int cano__part_load(cano__partition *p, bool clean)
 {
     dir_scan d = { p, NULL, 0, 0, CANO_OK };
-    int rc = cano__io_list(p->dir, collect_segment, &d);
+    int rc = cano__compact_recover(p);
+    if (rc == CANO_OK)
+        rc = cano__io_list(p->dir, collect_segment, &d);
     if (rc == CANO_OK && d.rc == CANO_OK)
         rc = cano__io_list(p->dir, remove_orphan, &d);
     if (rc == CANO_OK)
@@ -211,12 +216,9 @@ int cano__part_load(cano__partition *p, bool clean)
         return rc;
     cano__segment *last = active(p);
     if (last) {
-        int64_t t0 = cano__mono_us();
         rc = clean ? cano__seg_load_clean(last) : CANO_ECORRUPT;
         if (rc == CANO_ECORRUPT)
             rc = recover_active(p, last, clean);
-        else if (rc == CANO_OK && clean)
-            (void)t0;
         if (rc != CANO_OK)
             return rc;
         p->max_ts = last->max_ts;
@@ -747,6 +749,8 @@ int cano__part_stat(cano__partition *p, cano_partition_info *out)
     for (size_t i = 0; i < p->n_segs; i++)
         out->bytes += cano__part_seg_bytes(p->segs[i]);
     pthread_mutex_unlock(&p->lock);
+    out->cleaned_offset = cano__cleaned_offset(p);
+    out->dirty_ratio = cano__dirty_ratio(p);
     return CANO_OK;
 }
 

@@ -17,6 +17,7 @@ typedef struct cano__partition {
      * readers only take `list_lock` for reading while they find and pin a
      * segment, so they never wait for an append. */
     pthread_mutex_t  lock;
+    pthread_mutex_t  maint_lock;      /* one cleaner/retention run at a time */
     pthread_rwlock_t list_lock;
     cano__segment  **segs;
     size_t           n_segs, cap_segs;

@@ -221,7 +221,8 @@ static int build_push(index_build *ib, bool time, int64_t ts, uint32_t rel,
 }
 
 static int write_index(cano__segment *s, int which, const char *magic,
-                       const uint8_t *entries, size_t bytes)
+                       const uint8_t *entries, size_t bytes,
+                       const char *suffix)
 {
     char path[4200];
     size_t len = CANO__IDX_HEADER + bytes;
@@ -232,6 +233,7 @@ static int write_index(cano__segment *s, int which, const char *magic,
     if (bytes)
         memcpy(buf + CANO__IDX_HEADER, entries, bytes);
     cano__seg_path(s, which, path, sizeof path);
+    strncat(path, suffix, sizeof path - strlen(path) - 1);
     const char *slash = strrchr(path, '/');
     char dir[4200];
     snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
@@ -243,7 +245,7 @@ static int write_index(cano__segment *s, int which, const char *magic,
 /* Rewrites both indexes of a sealed segment from its mapped .log, with the
  * same rule the append path follows. */
 int cano__seg_rebuild_index(cano__segment *s, const uint8_t *log,
-                            uint64_t end)
+                            uint64_t end, const char *suffix)
 {
     index_build ib = { NULL, NULL, 0, 0, 0 };
     cano__batch_info b;
@@ -269,10 +271,10 @@ int cano__seg_rebuild_index(cano__segment *s, const uint8_t *log,
     }
     if (rc == CANO_OK)
         rc = write_index(s, CANO__SEG_F_OIDX, CANO__OIDX_MAGIC, ib.oe,
-                         (size_t)ib.no * CANO__OIDX_ENTRY);
+                         (size_t)ib.no * CANO__OIDX_ENTRY, suffix);
     if (rc == CANO_OK)
         rc = write_index(s, CANO__SEG_F_TIDX, CANO__TIDX_MAGIC, ib.te,
-                         (size_t)ib.nt * CANO__TIDX_ENTRY);
+                         (size_t)ib.nt * CANO__TIDX_ENTRY, suffix);
     cano__free(ib.oe);
     cano__free(ib.te);
     return rc;

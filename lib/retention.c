@@ -139,17 +139,20 @@ int cano__retention_run(cano__partition *p, int64_t now)
 {
     if (!(p->topic->cfg.cleanup_policy & CANO_CLEANUP_DELETE))
         return CANO_OK;
+    pthread_mutex_lock(&p->maint_lock);
     pthread_mutex_lock(&p->lock);
     size_t by_time = 0;
     int rc = expired_by_time(p, now, &by_time);
     if (rc == CANO_OK)
         rc = cano__drop_prefix(p, CANO__MAX(by_time, expired_by_size(p)));
     pthread_mutex_unlock(&p->lock);
+    pthread_mutex_unlock(&p->maint_lock);
     return rc;
 }
 
 int cano__delete_records(cano__partition *p, int64_t before)
 {
+    pthread_mutex_lock(&p->maint_lock);
     pthread_mutex_lock(&p->lock);
     int64_t end = atomic_load(&p->end_offset);
     int rc = CANO_OK;
@@ -165,5 +168,6 @@ int cano__delete_records(cano__partition *p, int64_t before)
         rc = cano__drop_prefix(p, k);
     }
     pthread_mutex_unlock(&p->lock);
+    pthread_mutex_unlock(&p->maint_lock);
     return rc;
 }

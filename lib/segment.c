@@ -374,7 +374,7 @@ int cano__seg_map(cano__segment *s)
         load_sealed_meta(s);
     if (!w && !sealed_indexes_ok(s)) {
         /* A missing or damaged index is rebuilt from the .log. */
-        rc = cano__seg_rebuild_index(s, s->log, atomic_load(&s->end));
+        rc = cano__seg_rebuild_index(s, s->log, atomic_load(&s->end), "");
         if (rc != CANO_OK)
             goto fail;
         cano__seg_unmap(s);

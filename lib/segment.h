@@ -90,9 +90,10 @@ int  cano__seg_load_clean(cano__segment *s);
  * it when its header or indexes cannot be trusted), truncating what is torn
  * and setting damaged bytes aside. */
 int  cano__seg_recover(cano__segment *s, bool full, cano__seg_recovery *rep);
-/* Rewrites a sealed segment's index files from its .log data. */
+/* Rewrites a sealed segment's index files from its .log data, to the
+ * usual names with suffix appended ("" for the real ones). */
 int  cano__seg_rebuild_index(cano__segment *s, const uint8_t *log,
-                             uint64_t end);
+                             uint64_t end, const char *suffix);
 
 /* Maps the files (called by mapcache.c with its lock held). */
 int  cano__seg_map(cano__segment *s);

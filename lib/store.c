@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <time.h>
 #include "io.h"
+#include "compact.h"
+#include "retention.h"
 #include "store.h"
 
 #define DEFAULT_MAX_FILES 4096
@@ -27,6 +29,7 @@ int cano_options_init(cano_options *o, size_t size)
     o->max_open_files = DEFAULT_MAX_FILES;
     o->file_mode = 0644;
     o->dir_mode = 0755;
+    o->cleaner_map_bytes = 16 << 20;
     return CANO_OK;
 }
 
@@ -43,6 +46,8 @@ static int import_options(cano_options *d, const cano_options *src)
     if (size < sizeof *d)
         return cano__err(CANO_EINVAL, "options: size %zu too small", size);
     if ((src->flags & ~CANO_OPEN_MUST_EXIST) || src->reserved0 ||
+        src->reserved1 || src->maintenance_interval_ms < 0 ||
+        src->cleaner_map_bytes < 0 ||
         src->sync_mode < 0 || src->sync_mode > CANO_SYNC_ALWAYS ||
         src->sync_interval_ms < 0 || src->max_open_files < 0 ||
         (src->file_mode & ~07777u) || (src->dir_mode & ~07777u))
@@ -58,6 +63,9 @@ static int import_options(cano_options *d, const cano_options *src)
         d->file_mode = src->file_mode;
     if (src->dir_mode)
         d->dir_mode = src->dir_mode;
+    d->maintenance_interval_ms = src->maintenance_interval_ms;
+    if (src->cleaner_map_bytes)
+        d->cleaner_map_bytes = CANO__MAX(src->cleaner_map_bytes, 64);
     return CANO_OK;
 }
 
@@ -228,6 +236,8 @@ static int consume_clean_marker(struct cano *db, bool *clean)
 }
 
 static void free_store(struct cano *db);
+static void flush_tick(struct cano *db);
+static void maintain_tick(struct cano *db);
 
 int cano_open(const char *dir, const cano_options *opts, cano_t **out)
 {
@@ -242,14 +252,11 @@ int cano_open(const char *dir, const cano_options *opts, cano_t **out)
     db->lock_fd = -1;
     atomic_init(&db->refs, 1);
     pthread_mutex_init(&db->lock, NULL);
-    pthread_mutex_init(&db->flush_lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&db->flush_cond, &ca);
-    pthread_condattr_destroy(&ca);
     bool clean = false;
     int rc = import_options(&db->opts, opts);
+    cano__ticker_init(&db->flusher, db, flush_tick, db->opts.sync_interval_ms);
+    cano__ticker_init(&db->maintainer, db, maintain_tick,
+                db->opts.maintenance_interval_ms);
     if (rc == CANO_OK && !(db->dir = cano__strdup(dir)))
         rc = cano__err(CANO_ENOMEM, "path");
     if (rc == CANO_OK)
@@ -268,6 +275,8 @@ int cano_open(const char *dir, const cano_options *opts, cano_t **out)
     }
     if (rc == CANO_OK)
         rc = cano__store_start_flusher(db);
+    if (rc == CANO_OK && db->opts.maintenance_interval_ms > 0)
+        rc = cano__ticker_start(&db->maintainer);
     if (rc != CANO_OK) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", cano_last_errmsg());
@@ -280,16 +289,10 @@ int cano_open(const char *dir, const cano_options *opts, cano_t **out)
 
 /* ---- closing ---- */
 
-static void stop_flusher(struct cano *db)
+static void stop_threads(struct cano *db)
 {
-    if (!db->flusher_running)
-        return;
-    pthread_mutex_lock(&db->flush_lock);
-    db->flush_stop = true;
-    pthread_cond_broadcast(&db->flush_cond);
-    pthread_mutex_unlock(&db->flush_lock);
-    pthread_join(db->flusher, NULL);
-    db->flusher_running = false;
+    cano__ticker_stop(&db->maintainer);
+    cano__ticker_stop(&db->flusher);
 }
 
 static void free_topics(struct cano_topic **ts, size_t n)
@@ -301,7 +304,9 @@ static void free_topics(struct cano_topic **ts, size_t n)
 
 static void free_store(struct cano *db)
 {
-    stop_flusher(db);
+    stop_threads(db);
+    cano__ticker_destroy(&db->flusher);
+    cano__ticker_destroy(&db->maintainer);
     free_topics(db->topics, db->n_topics);
     free_topics(db->dead, db->n_dead);
     if (db->lock_fd >= 0)
@@ -309,8 +314,6 @@ static void free_store(struct cano *db)
     if (db->cache.cap)
         cano__cache_destroy(&db->cache);
     pthread_mutex_destroy(&db->lock);
-    pthread_mutex_destroy(&db->flush_lock);
-    pthread_cond_destroy(&db->flush_cond);
     cano__free(db->dir);
     cano__free(db);
 }
@@ -348,7 +351,7 @@ int cano_close(cano_t *db)
     cano__err_clear();
     if (!db)
         return CANO_OK;
-    stop_flusher(db);
+    stop_threads(db);
     atomic_store(&db->closed, true);
     wake_readers(db);
     int rc = atomic_load(&db->fatal) ? CANO_EFATAL : CANO_OK;
@@ -405,26 +408,15 @@ int cano_sync(cano_t *db)
     return sync_topics(db, false);
 }
 
-static void *flusher_main(void *arg)
+static void flush_tick(struct cano *db)
 {
-    struct cano *db = arg;
-    int64_t period = (int64_t)db->opts.sync_interval_ms * 1000;
-    pthread_mutex_lock(&db->flush_lock);
-    while (!db->flush_stop) {
-        int64_t deadline = cano__mono_us() + period;
-        struct timespec ts = { (time_t)(deadline / 1000000),
-                               (long)(deadline % 1000000) * 1000 };
-        while (!db->flush_stop && cano__mono_us() < deadline)
-            pthread_cond_timedwait(&db->flush_cond, &db->flush_lock, &ts);
-        if (db->flush_stop)
-            break;
-        pthread_mutex_unlock(&db->flush_lock);
-        if (!atomic_load(&db->fatal))
-            sync_topics(db, true);
-        pthread_mutex_lock(&db->flush_lock);
-    }
-    pthread_mutex_unlock(&db->flush_lock);
-    return NULL;
+    if (!atomic_load(&db->fatal))
+        sync_topics(db, true);
+}
+
+static void maintain_tick(struct cano *db)
+{
+    cano_maintain(db);
 }
 
 /* The flusher thread runs only while some topic uses the interval mode. */
@@ -435,17 +427,64 @@ int cano__store_start_flusher(struct cano *db)
     for (size_t i = 0; i < db->n_topics && !needed; i++)
         needed = db->topics[i]->sync_mode == CANO_SYNC_INTERVAL;
     pthread_mutex_unlock(&db->lock);
-    pthread_mutex_lock(&db->flush_lock);
-    int rc = CANO_OK;
-    if (needed && !db->flusher_running) {
-        db->flush_stop = false;
-        if (pthread_create(&db->flusher, NULL, flusher_main, db) != 0)
-            rc = cano__err(CANO_ENOMEM, "cannot start the flush thread");
-        else
-            db->flusher_running = true;
+    return needed ? cano__ticker_start(&db->flusher) : CANO_OK;
+}
+
+/* Topics as they are now; handles stay valid until close, so the list can
+ * be used without the lock. */
+static int topics_snapshot(struct cano *db, struct cano_topic ***out,
+                           size_t *n)
+{
+    pthread_mutex_lock(&db->lock);
+    *n = db->n_topics;
+    *out = cano__calloc(*n + 1, sizeof **out);
+    if (*out)
+        memcpy(*out, db->topics, *n * sizeof **out);
+    pthread_mutex_unlock(&db->lock);
+    return *out ? CANO_OK : cano__err(CANO_ENOMEM, "topic list");
+}
+
+int cano_maintain(cano_t *db)
+{
+    cano__err_clear();
+    if (!db)
+        return cano__err(CANO_EINVAL, "NULL store");
+    struct cano_topic **ts;
+    size_t n;
+    int rc = topics_snapshot(db, &ts, &n);
+    int64_t now = cano__now_ms();
+    for (size_t i = 0; rc == CANO_OK && i < n; i++) {
+        for (int32_t p = 0; p < ts[i]->cfg.partitions; p++) {
+            if (atomic_load(&ts[i]->deleted) || atomic_load(&db->closed))
+                break;
+            int r = cano__retention_run(ts[i]->parts[p], now);
+            if (r == CANO_OK)
+                r = cano__compact(ts[i]->parts[p], false, now);
+            if (rc == CANO_OK)
+                rc = r;
+        }
     }
-    pthread_mutex_unlock(&db->flush_lock);
+    cano__free(ts);
     return rc;
+}
+
+int cano_compact(cano_topic_t *t, int32_t partition)
+{
+    cano__err_clear();
+    cano__partition *p = NULL;
+    int rc = cano__topic_partition(t, partition, &p);
+    return rc == CANO_OK ? cano__compact(p, true, cano__now_ms()) : rc;
+}
+
+int cano_delete_records(cano_topic_t *t, int32_t partition,
+                        int64_t before_offset)
+{
+    cano__err_clear();
+    cano__partition *p = NULL;
+    int rc = cano__topic_partition(t, partition, &p);
+    if (rc == CANO_OK && before_offset < 0)
+        rc = cano__err(CANO_EINVAL, "negative offset");
+    return rc == CANO_OK ? cano__delete_records(p, before_offset) : rc;
 }
 
 /* ---- recovery report ---- */
@@ -609,11 +648,15 @@ int cano_topic_delete(cano_t *db, const char *name)
     }
     if (rc == CANO_OK) {
         /* Wait for appends in flight, then refuse new ones. */
-        for (int32_t p = 0; p < t->cfg.partitions; p++)
+        for (int32_t p = 0; p < t->cfg.partitions; p++) {
+            pthread_mutex_lock(&t->parts[p]->maint_lock);
             pthread_mutex_lock(&t->parts[p]->lock);
+        }
         atomic_store(&t->deleted, true);
-        for (int32_t p = 0; p < t->cfg.partitions; p++)
+        for (int32_t p = 0; p < t->cfg.partitions; p++) {
             pthread_mutex_unlock(&t->parts[p]->lock);
+            pthread_mutex_unlock(&t->parts[p]->maint_lock);
+        }
         rc = cano__io_rename(t->dir, del);
         if (rc == CANO_OK)
             rc = cano__io_fsync_dir(db->dir);

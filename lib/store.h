@@ -2,6 +2,7 @@
 #ifndef CANO_STORE_H
 #define CANO_STORE_H
 #include <pthread.h>
+#include "ticker.h"
 #include "topic.h"
 
 #define CANO__LOCK_FILE  "cano+lock"
@@ -26,11 +27,8 @@ struct cano {
     _Atomic bool closed;
     _Atomic int  refs;              /* 1 + open readers */
 
-    pthread_t    flusher;
-    bool         flusher_running;
-    pthread_mutex_t flush_lock;
-    pthread_cond_t  flush_cond;
-    bool         flush_stop;
+    cano__ticker flusher;           /* interval sync mode */
+    cano__ticker maintainer;        /* maintenance_interval_ms */
 };
 
 /* Records that an fsync failed: from now on the store refuses writes. */
