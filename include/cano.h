@@ -57,7 +57,7 @@ extern "C" {
 
 #define CANO_SYNC_DEFAULT   0   /* topic: the store's mode; store: INTERVAL */
 #define CANO_SYNC_NONE      1   /* the OS writes back; cano_sync on demand */
-#define CANO_SYNC_INTERVAL  2   /* everything is synced within sync_interval_ms */
+#define CANO_SYNC_INTERVAL  2   /* a sync every sync_interval_ms */
 #define CANO_SYNC_ALWAYS    3   /* an append returns once it is on disk */
 
 #define CANO_CLEANUP_DELETE   1u   /* time/size retention */
@@ -99,8 +99,9 @@ typedef struct cano_options {
     uint32_t flags;             /* CANO_OPEN_* bits */
     int32_t  sync_mode;         /* CANO_SYNC_*; default CANO_SYNC_INTERVAL */
     int32_t  sync_interval_ms;  /* default 1000 */
-    int32_t  max_open_files;    /* cap on segment files kept open or mapped;
-                                   default 4096, minimum 16 */
+    int32_t  max_open_files;    /* cap on segment files kept mapped (3 per
+                                   segment); default 4096, smaller values are
+                                   raised to 16 */
     uint32_t file_mode;         /* mode of new files; default 0644 */
     uint32_t dir_mode;          /* mode of new directories; default 0755 */
     int32_t  reserved0;         /* must be 0 */
@@ -118,10 +119,13 @@ CANO_API int cano_options_init(cano_options *o, size_t size);
 /* ---- Topic configuration ---- */
 
 /** Topic configuration.  ALWAYS start from cano_topic_config_init(): the *_ms
- *  and retention fields take 0 literally (segment_ms 0 rolls a segment on
- *  every new millisecond; retention_ms 0 expires every closed segment).
- *  Fields where 0 has no meaning (partitions, segment_bytes, ...) read 0 as
- *  the default.  Kafka's names and meanings are kept. */
+ *  fields, retention_bytes, index_interval_bytes and min_cleanable_dirty_ratio
+ *  take 0 literally (segment_ms 0 rolls a segment on every new millisecond;
+ *  retention_ms 0 expires every closed segment).  Fields where 0 has no
+ *  meaning (partitions, segment_bytes, max_*_bytes, compression_level,
+ *  cleanup_policy) read 0 as the default.  Sizes count batch bytes, not the
+ *  128-byte segment file header.  Kafka's names and meanings are kept.
+ *  size 0 reads as this layout; a larger size needs its unknown tail zero. */
 typedef struct cano_topic_config {
     uint32_t size;                   /* sizeof the caller's struct */
     int32_t  partitions;             /* 1..100000; 0 = 1 */
@@ -131,9 +135,9 @@ typedef struct cano_topic_config {
     int64_t  index_interval_bytes;   /* bytes between index entries, >= 0
                                         (0 = every batch); default 4096 */
     int64_t  max_record_bytes;       /* key + value + header bytes of one
-                                        record; 0 = 1 MiB */
-    int64_t  max_batch_bytes;        /* encoded batch on disk, up to 256 MiB;
-                                        0 = 4 MiB */
+                                        record, up to 256 MiB; 0 = 1 MiB */
+    int64_t  max_batch_bytes;        /* encoded batch before compression,
+                                        64..256 MiB; 0 = 4 MiB */
     int32_t  compression;            /* CANO_COMPRESSION_* */
     int32_t  compression_level;      /* zlib 1..9; 0 = 6 */
     int32_t  timestamp_type;         /* CANO_TIMESTAMP_* */
@@ -220,18 +224,24 @@ CANO_API int cano_topic_delete(cano_t *db, const char *name);
 
 typedef int (*cano_topic_fn)(const char *name, void *payload);
 
-/** Calls fn with each topic name in sorted order; nonzero from fn stops.
- *  @return the number of calls made (>= 0), or CANO_EINVAL. */
+/** Calls fn with each topic name in strcmp order (internal "__" topics are
+ *  not listed); the name is valid during the call, and fn may call into the
+ *  store.  Nonzero from fn stops.
+ *  @return the number of calls made, the stopping one included (>= 0), or
+ *          CANO_EINVAL (NULL db or fn), CANO_ENOMEM. */
 CANO_API int cano_topic_list(cano_t *db, cano_topic_fn fn, void *payload);
 
-/** Copies the topic's configuration into *out (out->size must be set).
- *  @return CANO_OK, CANO_EINVAL, CANO_ENOTFOUND. */
+/** Copies the topic's configuration, with defaults resolved (partitions is
+ *  never 0; sync_mode stays CANO_SYNC_DEFAULT when the topic follows the
+ *  store), into *out.  Set out->size to sizeof *out (0 also works).
+ *  @return CANO_OK, CANO_EINVAL, CANO_ENOTFOUND (topic deleted). */
 CANO_API int cano_topic_config_get(cano_topic_t *t, cano_topic_config *out);
 
 /** Returns the topic's name (owned by the handle), or NULL for NULL. */
 CANO_API const char *cano_topic_name(cano_topic_t *t);
 
-/** Returns the number of partitions (> 0), or CANO_EINVAL. */
+/** Returns the number of partitions (> 0), or CANO_EINVAL (NULL),
+ *  CANO_ENOTFOUND (topic deleted). */
 CANO_API int32_t cano_topic_partitions(cano_topic_t *t);
 
 /* ---- Records ---- */
@@ -263,11 +273,15 @@ CANO_API int32_t cano_partition_for_key(cano_topic_t *t, const void *key,
 /** Appends one record.  partition may be CANO_PARTITION_AUTO: the key's
  *  partition, or round-robin for keyless records.  When it returns, the
  *  record is in the OS (it survives the process being killed); with
- *  CANO_SYNC_ALWAYS it is also on stable storage.
- *  @param partition_out, offset_out  may be NULL.
- *  @return CANO_OK, CANO_EINVAL, CANO_ENOTFOUND (topic deleted),
- *          CANO_ETOOBIG (nothing written), CANO_EIO, CANO_ENOSPC,
- *          CANO_EFATAL, CANO_ENOMEM. */
+ *  CANO_SYNC_ALWAYS it is also on stable storage.  Timestamps must be >= 0.
+ *  @param partition_out, offset_out  may be NULL (set to -1 on failure).
+ *  @return CANO_OK; CANO_EINVAL (NULL or bad argument, bad partition, a
+ *          keyless record in a compacted topic), CANO_ENOTFOUND (topic
+ *          deleted), CANO_ETOOBIG, CANO_ENOSPC, CANO_ENOMEM: nothing was
+ *          written.  CANO_EIO: the write or, with CANO_SYNC_ALWAYS, the sync
+ *          failed; in the second case the record is in the log but not known
+ *          to be durable, and the store refuses further writes with
+ *          CANO_EFATAL until it is reopened. */
 CANO_API int cano_append(cano_topic_t *t, int32_t partition,
                          const cano_record *rec, int32_t *partition_out,
                          int64_t *offset_out);
@@ -289,7 +303,9 @@ typedef int (*cano_record_fn)(void *ctx, const cano_record *rec);
 /** Calls fn for records from offset on, in offset order, until max_records
  *  calls were made, the end offset is reached, or fn returns nonzero.  An
  *  offset with no record (removed by compaction) reads as the next record.
- *  @return the number of calls to fn (>= 0; 0 at the end offset), or
+ *  max_records above INT_MAX counts as INT_MAX; 0 reads nothing.
+ *  @return the number of calls to fn, the stopping one included (>= 0; 0 at
+ *          the end offset), or CANO_EINVAL (NULL fn, bad partition), or
  *          CANO_EOFFSET (below the log start or past the end), CANO_EINVAL,
  *          CANO_ENOTFOUND, CANO_ECORRUPT, CANO_EIO, CANO_ENOMEM. */
 CANO_API int cano_read(cano_topic_t *t, int32_t partition, int64_t offset,
@@ -313,8 +329,9 @@ CANO_API int cano_reader_next(cano_reader_t *r, cano_record *out,
  *  @return CANO_OK, CANO_EINVAL, CANO_EOFFSET, CANO_ECLOSED. */
 CANO_API int cano_reader_seek(cano_reader_t *r, int64_t offset);
 
-/** Returns the offset the next cano_reader_next will look at, or a negative
- *  error code. */
+/** Returns the offset the next cano_reader_next will look at (the record
+ *  returned may be later when offsets were compacted away), or CANO_EINVAL
+ *  for NULL. */
 CANO_API int64_t cano_reader_position(cano_reader_t *r);
 
 /** Closes a reader; NULL is a no-op.  May be called from another thread to
@@ -331,7 +348,7 @@ CANO_API int cano_offset_for_time(cano_topic_t *t, int32_t partition,
 /* ---- Partition state ---- */
 
 typedef struct cano_partition_info {
-    uint32_t size;            /* sizeof the caller's struct */
+    uint32_t size;            /* sizeof the caller's struct (0 = this one) */
     int32_t  partition;       /* out */
     int64_t  start_offset;    /* first readable offset */
     int64_t  end_offset;      /* offset the next record gets */
