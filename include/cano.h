@@ -306,8 +306,9 @@ typedef int (*cano_record_fn)(void *ctx, const cano_record *rec);
  *  max_records above INT_MAX counts as INT_MAX; 0 reads nothing.
  *  @return the number of calls to fn, the stopping one included (>= 0; 0 at
  *          the end offset), or CANO_EINVAL (NULL fn, bad partition), or
- *          CANO_EOFFSET (below the log start or past the end), CANO_EINVAL,
- *          CANO_ENOTFOUND, CANO_ECORRUPT, CANO_EIO, CANO_ENOMEM. */
+ *          CANO_EOFFSET (below the log start or past the end),
+ *          CANO_ENOTFOUND (topic deleted), CANO_ECORRUPT, CANO_EIO,
+ *          CANO_ENOMEM. */
 CANO_API int cano_read(cano_topic_t *t, int32_t partition, int64_t offset,
                        size_t max_records, cano_record_fn fn, void *ctx);
 
