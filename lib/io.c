@@ -17,6 +17,9 @@ static _Atomic long fault_countdown;
 static _Atomic int fault_errno;
 static _Atomic bool fault_persist;
 static _Atomic long io_count;
+static _Atomic long sync_count;
+
+long cano__test_sync_count(void) { return sync_count; }
 
 void cano__test_io_fail_after(long n, int err_no, bool persist)
 {
@@ -115,6 +118,9 @@ int cano__io_pwrite(int fd, const void *buf, size_t n, uint64_t off,
 int cano__io_fsync(int fd, const char *path)
 {
     INJECT("fsync", path);
+#ifdef CANO_TESTING
+    sync_count++;
+#endif
     if (fsync(fd) != 0)
         return cano__err_os(errno, "fsync", path);
     return CANO_OK;
@@ -242,6 +248,9 @@ void cano__io_unmap(void *addr, size_t len)
 int cano__io_msync(void *addr, size_t len, const char *path)
 {
     INJECT("msync", path);
+#ifdef CANO_TESTING
+    sync_count++;
+#endif
     uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
     uintptr_t start = (uintptr_t)addr & ~(page - 1);
     if (msync((void *)start, len + ((uintptr_t)addr - start), MS_SYNC) != 0)

@@ -50,5 +50,7 @@ int  cano__io_read_small(const char *path, size_t max, char **out,
  * n <= 0 turns injection off.  persist: every later call fails too. */
 void cano__test_io_fail_after(long n, int err_no, bool persist);
 long cano__test_io_count(void);
+/* fsync and msync calls made so far. */
+long cano__test_sync_count(void);
 #endif
 #endif

@@ -39,6 +39,8 @@ int cano__part_new(struct cano_topic *t, int32_t id, const char *topic_dir,
     pthread_rwlock_init(&p->list_lock, NULL);
     pthread_mutex_init(&p->wait_lock, NULL);
     pthread_cond_init(&p->wait_cond, &ca);
+    pthread_mutex_init(&p->sync_lock, NULL);
+    pthread_cond_init(&p->sync_cond, &ca);
     pthread_condattr_destroy(&ca);
     *out = p;
     return CANO_OK;
@@ -66,6 +68,8 @@ void cano__part_free(cano__partition *p)
     pthread_rwlock_destroy(&p->list_lock);
     pthread_mutex_destroy(&p->wait_lock);
     pthread_cond_destroy(&p->wait_cond);
+    pthread_mutex_destroy(&p->sync_lock);
+    pthread_cond_destroy(&p->sync_cond);
     cano__free(p);
 }
 
@@ -431,13 +435,6 @@ static int append_locked(cano__partition *p, const cano_record *recs, size_t n,
         atomic_store(&p->end_offset, base + (int64_t)n);
         if (first_offset_out)
             *first_offset_out = base;
-        if (t->sync_mode == CANO_SYNC_ALWAYS) {
-            rc = cano__seg_sync(s);
-            if (rc == CANO_OK)
-                atomic_store(&p->durable_offset, base + (int64_t)n);
-            else
-                rc = cano__store_fatal(t->db, rc);
-        }
     }
     cano__seg_unpin(s);
     return rc;
@@ -452,34 +449,114 @@ int cano__part_append(cano__partition *p, const cano_record *recs, size_t n,
         if (rc != CANO_OK)
             return rc;
     }
+    int64_t first = -1;
+    bool durable = p->topic->sync_mode == CANO_SYNC_ALWAYS;
+    if (durable)
+        atomic_fetch_add(&p->appending, 1);
     pthread_mutex_lock(&p->lock);
-    int rc = append_locked(p, recs, n, first_offset_out);
+    int rc = append_locked(p, recs, n, &first);
     pthread_mutex_unlock(&p->lock);
     if (rc == CANO_OK)
         wake_waiters(p);
+    if (rc == CANO_OK && durable)
+        rc = cano__part_wait_durable(p, first + (int64_t)n);
+    if (durable)
+        atomic_fetch_sub(&p->appending, 1);
+    if (rc != CANO_OK)
+        return rc;
+    if (first_offset_out)
+        *first_offset_out = first;
     return rc;
 }
 
 /* ---- syncing ---- */
 
-int cano__part_sync(cano__partition *p)
+/* Syncs the active segment's unsynced tail once.  The partition lock is
+ * held only to take a snapshot and to record the result, never while the
+ * disk works, so appends go on meanwhile. */
+static int sync_once(cano__partition *p)
 {
     pthread_mutex_lock(&p->lock);
     cano__segment *s = active(p);
-    int rc = CANO_OK;
-    if (s && s->synced_end < atomic_load(&s->end)) {
-        rc = cano__seg_pin(s);
-        if (rc == CANO_OK) {
-            rc = cano__seg_sync(s);
-            cano__seg_unpin(s);
-        }
-        if (rc == CANO_OK)
-            atomic_store(&p->durable_offset, atomic_load(&p->end_offset));
-        else
-            rc = cano__store_fatal(p->topic->db, rc);
+    int64_t end_offset = atomic_load(&p->end_offset);
+    if (!s || s->synced_end >= atomic_load(&s->end)) {
+        atomic_store(&p->durable_offset, end_offset);
+        pthread_mutex_unlock(&p->lock);
+        return CANO_OK;
+    }
+    uint64_t from = s->synced_end, end = atomic_load(&s->end);
+    int64_t next = s->next_offset, max_ts = s->max_ts;
+    int rc = cano__seg_pin(s);
+    pthread_mutex_unlock(&p->lock);
+    if (rc != CANO_OK)
+        return rc;
+    rc = cano__io_msync(s->log + from, end - from, s->stem);
+    pthread_mutex_lock(&p->lock);
+    if (rc == CANO_OK) {
+        cano__seg_mark_synced(s, end, next, max_ts);
+        if (atomic_load(&p->durable_offset) < end_offset)
+            atomic_store(&p->durable_offset, end_offset);
+    } else {
+        rc = cano__store_fatal(p->topic->db, rc);
     }
     pthread_mutex_unlock(&p->lock);
+    cano__seg_unpin(s);
     return rc;
+}
+
+/* Group commit.  A caller whose records are not durable waits when a sync
+ * already in flight started after they were appended (it will cover them);
+ * otherwise it starts one itself, up to MAX_SYNCS at a time.  Before
+ * starting, it gives appenders that are inside cano_append right now a
+ * moment (a fraction of the last sync's duration) to reach this point, so
+ * that they ride on the same sync instead of forming the next group. */
+#define MAX_SYNCS 2
+
+static void gather(cano__partition *p)
+{
+    int64_t wait = CANO__MIN(CANO__MAX(p->last_sync_us / 4, 20), 1000);
+    int64_t deadline = cano__mono_us() + wait;
+    while (p->waiting < atomic_load(&p->appending) &&
+           cano__mono_us() < deadline) {
+        struct timespec ts = { (time_t)(deadline / 1000000),
+                               (long)(deadline % 1000000) * 1000 };
+        pthread_cond_timedwait(&p->sync_cond, &p->sync_lock, &ts);
+    }
+}
+
+int cano__part_wait_durable(cano__partition *p, int64_t offset)
+{
+    int rc = CANO_OK;
+    pthread_mutex_lock(&p->sync_lock);
+    p->waiting++;
+    pthread_cond_broadcast(&p->sync_cond);
+    while (rc == CANO_OK && atomic_load(&p->durable_offset) < offset) {
+        if (atomic_load(&p->topic->db->fatal)) {
+            rc = cano__err(CANO_EFATAL, "an earlier sync failed; reopen");
+        } else if (p->sync_started_upto < offset && p->syncs < MAX_SYNCS) {
+            gather(p);
+            p->syncs++;
+            p->sync_started_upto = atomic_load(&p->end_offset);
+            pthread_mutex_unlock(&p->sync_lock);
+            int64_t t0 = cano__mono_us();
+            rc = sync_once(p);
+            int64_t took = cano__mono_us() - t0;
+            pthread_mutex_lock(&p->sync_lock);
+            p->last_sync_us = took;
+            p->syncs--;
+            pthread_cond_broadcast(&p->sync_cond);
+        } else {
+            pthread_cond_wait(&p->sync_cond, &p->sync_lock);
+        }
+    }
+    p->waiting--;
+    pthread_mutex_unlock(&p->sync_lock);
+    return rc;
+}
+
+int cano__part_sync(cano__partition *p)
+{
+    return cano__part_wait_durable(p, atomic_load(&p->end_offset));
 }
 
 int cano__part_close_clean(cano__partition *p)

@@ -29,6 +29,15 @@ typedef struct cano__partition {
     uint8_t *scratch;                /* compression buffers, under lock */
     size_t   scratch_cap;
 
+    /* Group commit: one thread syncs while the others wait for it. */
+    pthread_mutex_t sync_lock;
+    pthread_cond_t  sync_cond;
+    int             syncs;             /* in flight */
+    int64_t         sync_started_upto; /* end offset when the last began */
+    int             waiting;           /* callers in cano__part_wait_durable */
+    int64_t         last_sync_us;
+    _Atomic int     appending;         /* durable appends in progress */
+
     /* Tailing readers wait here; appenders signal only when someone waits. */
     pthread_mutex_t wait_lock;
     pthread_cond_t  wait_cond;
@@ -63,7 +72,11 @@ int  cano__part_load(cano__partition *p, bool clean);
 void cano__part_free(cano__partition *p);
 int  cano__part_append(cano__partition *p, const cano_record *recs, size_t n,
                        int64_t *first_offset_out);
+/* Syncs everything appended so far. */
 int  cano__part_sync(cano__partition *p);
+/* Returns once the records below offset are on stable storage; concurrent
+ * callers share one sync (group commit). */
+int  cano__part_wait_durable(cano__partition *p, int64_t offset);
 int  cano__part_close_clean(cano__partition *p);
 int  cano__part_stat(cano__partition *p, cano_partition_info *out);
 int  cano__part_offset_for_time(cano__partition *p, int64_t ts,

@@ -516,6 +516,17 @@ int cano__seg_sync(cano__segment *s)
     return CANO_OK;
 }
 
+void cano__seg_mark_synced(cano__segment *s, uint64_t end, int64_t next,
+                           int64_t max_ts)
+{
+    if (end <= s->synced_end || s->sealed)
+        return;          /* a roll synced it already and sealed the header */
+    s->synced_end = end;
+    cano__seg_header h = { end - CANO__SEG_HEADER, next, max_ts,
+                           CANO__SEG_ACTIVE };
+    cano__seg_header_encode(s->log, s->base, &h);
+}
+
 static int trim_file(cano__segment *s, int which, uint64_t len, bool sync)
 {
     char pathbuf[4096];

@@ -109,6 +109,10 @@ void cano__seg_publish(cano__segment *s, uint64_t len, int64_t next_offset,
                        int64_t base_ts, int64_t max_ts);
 /* Syncs [synced_end, end) and records the flush point in the header. */
 int  cano__seg_sync(cano__segment *s);
+/* Records that data up to end (next offset, max timestamp there) is on
+ * stable storage: the header's flush point moves (partition lock held). */
+void cano__seg_mark_synced(cano__segment *s, uint64_t end, int64_t next,
+                           int64_t max_ts);
 /* Syncs, trims the files to their data and marks the segment sealed. */
 int  cano__seg_seal(cano__segment *s);
 /* Trims an active segment's files for a clean close (it stays active). */
