@@ -394,6 +394,49 @@ CANO_API int cano_maintain(cano_t *db);
  *          CANO_ECORRUPT. */
 CANO_API int cano_compact(cano_topic_t *t, int32_t partition);
 
+/* ---- Consumer groups ---- */
+
+/** Records durably (the call returns after a sync) that group has consumed
+ *  topic/partition up to offset: the next record it wants is at offset.
+ *  Commits are records of the internal compacted topic __consumer_offsets.
+ *  Group names are 1..255 bytes.
+ *  @return CANO_OK, CANO_EINVAL (NULL, bad group, bad partition),
+ *          CANO_ENOTFOUND (no such topic), CANO_EOFFSET (offset < 0 or past
+ *          the end offset), CANO_EIO, CANO_ENOSPC, CANO_EFATAL. */
+CANO_API int cano_commit(cano_t *db, const char *group, const char *topic,
+                         int32_t partition, int64_t offset);
+
+/** Sets *offset_out to group's committed offset for topic/partition.
+ *  @return CANO_OK, CANO_ENOTFOUND (nothing committed, or no such topic),
+ *          CANO_EINVAL. */
+CANO_API int cano_committed(cano_t *db, const char *group, const char *topic,
+                            int32_t partition, int64_t *offset_out);
+
+/** Opens a reader at group's committed offset, or at the log start when the
+ *  group has committed nothing (or retention has passed its commit).
+ *  @return as cano_reader_open. */
+CANO_API int cano_reader_open_group(cano_topic_t *t, int32_t partition,
+                                    const char *group, cano_reader_t **out);
+
+/** One committed position and how far behind the end it is. */
+typedef struct cano_group_info {
+    const char *group;          /* valid during the callback */
+    const char *topic;          /* valid during the callback */
+    int32_t  partition;
+    int32_t  reserved;
+    int64_t  committed;         /* the committed offset */
+    int64_t  end_offset;        /* the partition's end offset now */
+    int64_t  lag;               /* records from max(committed, log start)
+                                   to the end */
+} cano_group_info;
+
+typedef int (*cano_group_fn)(const cano_group_info *info, void *payload);
+
+/** Calls fn for every committed (group, topic, partition) of existing topics,
+ *  sorted by group, topic and partition; nonzero from fn stops.
+ *  @return the number of calls (>= 0), or CANO_EINVAL, CANO_ENOMEM. */
+CANO_API int cano_group_list(cano_t *db, cano_group_fn fn, void *payload);
+
 #ifdef __cplusplus
 }
 #endif

@@ -253,6 +253,7 @@ int cano_open(const char *dir, const cano_options *opts, cano_t **out)
     atomic_init(&db->refs, 1);
     pthread_mutex_init(&db->lock, NULL);
     bool clean = false;
+    cano__offsets_init(&db->offsets);
     int rc = import_options(&db->opts, opts);
     cano__ticker_init(&db->flusher, db, flush_tick, db->opts.sync_interval_ms);
     cano__ticker_init(&db->maintainer, db, maintain_tick,
@@ -273,6 +274,8 @@ int cano_open(const char *dir, const cano_options *opts, cano_t **out)
         if (rc == CANO_OK)
             rc = o.rc;
     }
+    if (rc == CANO_OK)
+        rc = cano__offsets_load(db);
     if (rc == CANO_OK)
         rc = cano__store_start_flusher(db);
     if (rc == CANO_OK && db->opts.maintenance_interval_ms > 0)
@@ -309,6 +312,7 @@ static void free_store(struct cano *db)
     cano__ticker_destroy(&db->maintainer);
     free_topics(db->topics, db->n_topics);
     free_topics(db->dead, db->n_dead);
+    cano__offsets_free(&db->offsets);
     if (db->lock_fd >= 0)
         cano__io_close(db->lock_fd);
     if (db->cache.cap)
@@ -559,6 +563,12 @@ int cano_topic_create(cano_t *db, const char *name,
         return cano__err(CANO_EINVAL, "NULL store");
     if (!cano__topic_name_ok(name, false))
         return cano__err(CANO_EINVAL, "bad topic name");
+    return cano__topic_create(db, name, cfg);
+}
+
+int cano__topic_create(struct cano *db, const char *name,
+                       const cano_topic_config *cfg)
+{
     cano_topic_config c;
     int rc = cano__config_import(&c, cfg);
     if (rc != CANO_OK)

@@ -2,6 +2,7 @@
 #ifndef CANO_STORE_H
 #define CANO_STORE_H
 #include <pthread.h>
+#include "offsets.h"
 #include "ticker.h"
 #include "topic.h"
 
@@ -27,10 +28,14 @@ struct cano {
     _Atomic bool closed;
     _Atomic int  refs;              /* 1 + open readers */
 
+    cano__offsets offsets;          /* consumer groups' committed offsets */
     cano__ticker flusher;           /* interval sync mode */
     cano__ticker maintainer;        /* maintenance_interval_ms */
 };
 
+/* Creates a topic; the name is checked by the caller (internal topics). */
+int  cano__topic_create(struct cano *db, const char *name,
+                        const cano_topic_config *cfg);
 /* Records that an fsync failed: from now on the store refuses writes. */
 int  cano__store_fatal(struct cano *db, int rc);
 void cano__store_unref(struct cano *db);

@@ -381,6 +381,14 @@ void cano__topic_free(struct cano_topic *t)
     cano__free(t);
 }
 
+/* Internal topics ("__" names) take no appends from users. */
+static int topic_writable(struct cano_topic *t)
+{
+    if (!strncmp(t->name, "__", 2))
+        return cano__err(CANO_EINVAL, "topic %s is internal", t->name);
+    return CANO_OK;
+}
+
 static int topic_usable(struct cano_topic *t)
 {
     if (!t)
@@ -467,6 +475,8 @@ int cano_append_batch(cano_topic_t *t, int32_t partition,
     if (first_offset_out)
         *first_offset_out = -1;
     int rc = topic_usable(t);
+    if (rc == CANO_OK)
+        rc = topic_writable(t);
     if (rc != CANO_OK)
         return rc;
     if (!recs || n == 0 || n > UINT32_MAX)
@@ -492,6 +502,8 @@ int cano_append(cano_topic_t *t, int32_t partition, const cano_record *rec,
     if (offset_out)
         *offset_out = -1;
     int rc = topic_usable(t);
+    if (rc == CANO_OK)
+        rc = topic_writable(t);
     if (rc != CANO_OK)
         return rc;
     if (!rec)
