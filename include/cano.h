@@ -49,6 +49,7 @@ extern "C" {
 #define CANO_ECLOSED  (-12)   /* the store or reader was closed */
 #define CANO_EFATAL   (-13)   /* an fsync failed: the store refuses writes
                                  until it is reopened */
+#define CANO_ESEQUENCE (-14)  /* idempotent append: sequence out of order */
 
 /* ---- Constants ---- */
 #define CANO_PARTITION_AUTO   (-1)  /* choose by key hash, or round-robin */
@@ -294,6 +295,21 @@ CANO_API int cano_append(cano_topic_t *t, int32_t partition,
 CANO_API int cano_append_batch(cano_topic_t *t, int32_t partition,
                                const cano_record *recs, size_t n,
                                int64_t *first_offset_out);
+
+/** Appends n >= 1 records atomically, like cano_append_batch, as batch
+ *  `sequence` of producer `producer_id` (both >= 0) on an explicit
+ *  partition.  The first batch of an unknown producer may have any
+ *  sequence; after it, a producer's batches must follow on (sequence = the
+ *  previous one's + its record count).  A retry of one of its last five
+ *  batches (same sequence and count) writes nothing and returns the
+ *  original first offset, also after a crash and reopen, so a producer that
+ *  retries after a timeout never duplicates.
+ *  @return as cano_append_batch, and CANO_ESEQUENCE for a gap or an old
+ *          sequence that is not one of the last five batches. */
+CANO_API int cano_append_idempotent(cano_topic_t *t, int32_t partition,
+                                    int64_t producer_id, int32_t sequence,
+                                    const cano_record *recs, size_t n,
+                                    int64_t *first_offset_out);
 
 /* ---- Reading ---- */
 

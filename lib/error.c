@@ -24,6 +24,7 @@ const char *cano_strerror(int err)
     case CANO_ETIMEDOUT: return "timed out";
     case CANO_ECLOSED:   return "closed";
     case CANO_EFATAL:    return "store failed to sync and refuses writes";
+    case CANO_ESEQUENCE: return "producer sequence out of order";
     default:             return "unknown error";
     }
 }

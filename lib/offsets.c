@@ -240,7 +240,7 @@ int cano_commit(cano_t *db, const char *group, const char *topic,
     int64_t at;
     /* The offsets topic syncs every append (group commit): a returned
      * commit is durable. */
-    rc = cano__part_append(ot->parts[0], &r, 1, &at);
+    rc = cano__part_append(ot->parts[0], &r, 1, NULL, &at);
     if (rc != CANO_OK)
         return rc;
     pthread_mutex_lock(&db->offsets.lock);

@@ -62,6 +62,7 @@ void cano__part_free(cano__partition *p)
     cano__part_discard_segments(p);
     cano__free(p->segs);
     cano__free(p->scratch);
+    cano__producers_free(&p->producers);
     cano__free(p->dir);
     pthread_mutex_destroy(&p->lock);
     pthread_mutex_destroy(&p->maint_lock);
@@ -190,7 +191,8 @@ static int recover_active(cano__partition *p, cano__segment *s, bool full)
     return CANO_OK;
 }
 
-static int finish_load(cano__partition *p, cano__segment *last);
+static int finish_load(cano__partition *p, cano__segment *last, bool clean);
+static int load_producers(cano__partition *p, bool clean);
 
 int cano__part_load(cano__partition *p, bool clean)
 {
@@ -234,12 +236,12 @@ int cano__part_load(cano__partition *p, bool clean)
             }
         }
     }
-    return finish_load(p, last);
+    return finish_load(p, last, clean);
 }
 
 /* The persisted log start wins over the first segment's base; segments
  * wholly below it are what an interrupted deletion left behind. */
-static int finish_load(cano__partition *p, cano__segment *last)
+static int finish_load(cano__partition *p, cano__segment *last, bool clean)
 {
     int64_t start = p->n_segs ? p->segs[0]->base : 0;
     int64_t saved = cano__start_read(p);
@@ -270,6 +272,9 @@ static int finish_load(cano__partition *p, cano__segment *last)
     if (rc != CANO_OK)
         return rc;
     atomic_store(&p->end_offset, end);
+    rc = load_producers(p, clean);
+    if (rc != CANO_OK)
+        return rc;
     atomic_store(&p->durable_offset, end);
     p->recovery.end_offset = end;
     return CANO_OK;
@@ -334,6 +339,17 @@ static bool should_roll(const cano__partition *p, const cano__segment *s,
            (uint64_t)(end + (int64_t)n - s->base) > UINT32_MAX;
 }
 
+/* At a roll and a clean close: the producer state, so open replays only
+ * the batches after it. */
+static int save_producers(cano__partition *p)
+{
+    if (!p->producers.n)
+        return CANO_OK;
+    return cano__producers_save(&p->producers, p->dir,
+                                atomic_load(&p->end_offset),
+                                p->topic->db->opts.file_mode);
+}
+
 static int prepare_segment(cano__partition *p, uint64_t len, int64_t max_ts,
                            size_t n, cano__segment **out)
 {
@@ -348,6 +364,9 @@ static int prepare_segment(cano__partition *p, uint64_t len, int64_t max_ts,
         if (rc != CANO_OK)
             return cano__store_fatal(p->topic->db, rc);
         atomic_store(&p->durable_offset, atomic_load(&p->end_offset));
+        rc = save_producers(p);
+        if (rc != CANO_OK)
+            return rc;
         s = NULL;
     }
     if (!s) {
@@ -387,7 +406,9 @@ static void wake_waiters(cano__partition *p)
         cano__part_wake_all(p);
 }
 
+/* Returns 1 (and the original first offset) for a producer's retry. */
 static int append_locked(cano__partition *p, const cano_record *recs, size_t n,
+                         const cano__producer_ref *prod,
                          int64_t *first_offset_out)
 {
     struct cano_topic *t = p->topic;
@@ -396,10 +417,17 @@ static int append_locked(cano__partition *p, const cano_record *recs, size_t n,
         return cano__err(CANO_EFATAL, "an earlier sync failed; reopen");
     if (atomic_load(&t->deleted))
         return cano__err(CANO_ENOTFOUND, "topic %s was deleted", t->name);
+    if (prod) {
+        int rc = cano__producers_check(&p->producers, prod->pid, prod->seq, n,
+                                       first_offset_out);
+        if (rc != CANO_OK)
+            return rc;
+    }
     int64_t base = atomic_load(&p->end_offset);
     cano__batch_params bp = {
         base, CANO__MAX(cano__now_ms(), p->max_ts),
-        cfg->timestamp_type == CANO_TIMESTAMP_LOG_APPEND_TIME, -1, -1 };
+        cfg->timestamp_type == CANO_TIMESTAMP_LOG_APPEND_TIME,
+        prod ? prod->pid : -1, prod ? prod->seq : -1 };
     int64_t max_ts;
     uint64_t rsize = cano__records_size(recs, n, &bp, &max_ts);
     if (CANO__BATCH_HEADER + rsize > (uint64_t)cfg->max_batch_bytes)
@@ -435,12 +463,16 @@ static int append_locked(cano__partition *p, const cano_record *recs, size_t n,
         atomic_store(&p->end_offset, base + (int64_t)n);
         if (first_offset_out)
             *first_offset_out = base;
+        if (prod)
+            rc = cano__producers_record(&p->producers, prod->pid, prod->seq,
+                                        n, base);
     }
     cano__seg_unpin(s);
     return rc;
 }
 
 int cano__part_append(cano__partition *p, const cano_record *recs, size_t n,
+                      const cano__producer_ref *prod,
                       int64_t *first_offset_out)
 {
     const cano_topic_config *cfg = &p->topic->cfg;
@@ -454,10 +486,12 @@ int cano__part_append(cano__partition *p, const cano_record *recs, size_t n,
     if (durable)
         atomic_fetch_add(&p->appending, 1);
     pthread_mutex_lock(&p->lock);
-    int rc = append_locked(p, recs, n, &first);
+    int rc = append_locked(p, recs, n, prod, &first);
     pthread_mutex_unlock(&p->lock);
     if (rc == CANO_OK)
         wake_waiters(p);
+    if (rc == 1)
+        rc = CANO_OK;       /* a retry: already there, nothing written */
     if (rc == CANO_OK && durable)
         rc = cano__part_wait_durable(p, first + (int64_t)n);
     if (durable)
@@ -571,6 +605,8 @@ int cano__part_close_clean(cano__partition *p)
             cano__seg_unpin(s);
         }
     }
+    if (rc == CANO_OK)
+        rc = save_producers(p);
     pthread_mutex_unlock(&p->lock);
     return rc;
 }
@@ -867,4 +903,41 @@ int cano__part_offset_for_time(cano__partition *p, int64_t ts,
     }
     cano__cursor_release(&c);
     return rc < 0 ? rc : CANO_OK;
+}
+
+/* ---- producer state at open ---- */
+
+/* The snapshot, then the producer batches after it: after a clean close
+ * there are none; after a crash, at most those since the last roll. */
+static int load_producers(cano__partition *p, bool clean)
+{
+    int64_t upto;
+    int rc = cano__producers_load(&p->producers, p->dir, &upto);
+    if (rc != CANO_OK)
+        return rc;
+    int64_t end = atomic_load(&p->end_offset);
+    int64_t from = upto >= 0 ? upto
+                 : clean || !p->n_segs ? end : p->segs[p->n_segs - 1]->base;
+    from = CANO__MAX(from, atomic_load(&p->start_offset));
+    cano__segment *s = NULL;
+    if (from < end)
+        rc = pin_segment(p, from, NULL, &s);
+    while (rc == CANO_OK && s) {
+        uint64_t pos = cano__seg_position(s, from), se = cano__seg_end(s);
+        cano__batch_info b;
+        while (rc == CANO_OK && pos < se &&
+               cano__batch_parse(s->log + pos, se - pos, &b) == CANO_OK) {
+            if (b.producer_id >= 0 && b.base_offset >= from)
+                rc = cano__producers_record(&p->producers, b.producer_id,
+                                            b.base_seq, b.last_delta + 1,
+                                            b.base_offset);
+            pos += b.length;
+        }
+        cano__segment *next = NULL;
+        if (rc == CANO_OK)
+            rc = pin_segment(p, 0, s, &next);
+        cano__seg_unpin(s);
+        s = next;
+    }
+    return rc;
 }

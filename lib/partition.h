@@ -4,6 +4,7 @@
 #define CANO_PARTITION_H
 #include <pthread.h>
 #include "mapcache.h"
+#include "producer.h"
 
 struct cano_topic;
 
@@ -26,6 +27,7 @@ typedef struct cano__partition {
     _Atomic int64_t end_offset;
     _Atomic int64_t durable_offset;
     int64_t  max_ts;                 /* under lock */
+    cano__producers producers;       /* idempotent producers, under lock */
     uint8_t *scratch;                /* compression buffers, under lock */
     size_t   scratch_cap;
 
@@ -70,7 +72,9 @@ int  cano__part_new(struct cano_topic *t, int32_t id, const char *topic_dir,
 /* Loads the segments from disk; clean: the last close was clean. */
 int  cano__part_load(cano__partition *p, bool clean);
 void cano__part_free(cano__partition *p);
+/* prod: the producer of an idempotent append, or NULL. */
 int  cano__part_append(cano__partition *p, const cano_record *recs, size_t n,
+                       const cano__producer_ref *prod,
                        int64_t *first_offset_out);
 /* Syncs everything appended so far. */
 int  cano__part_sync(cano__partition *p);

@@ -490,7 +490,30 @@ int cano_append_batch(cano_topic_t *t, int32_t partition,
     rc = cano__topic_partition(t, partition, &p);
     if (rc != CANO_OK)
         return rc;
-    return cano__part_append(p, recs, n, first_offset_out);
+    return cano__part_append(p, recs, n, NULL, first_offset_out);
+}
+
+int cano_append_idempotent(cano_topic_t *t, int32_t partition,
+                           int64_t producer_id, int32_t sequence,
+                           const cano_record *recs, size_t n,
+                           int64_t *first_offset_out)
+{
+    cano__err_clear();
+    if (first_offset_out)
+        *first_offset_out = -1;
+    int rc = topic_usable(t);
+    if (rc == CANO_OK)
+        rc = topic_writable(t);
+    if (rc != CANO_OK)
+        return rc;
+    if (!recs || n == 0 || n > INT32_MAX || producer_id < 0 || sequence < 0)
+        return cano__err(CANO_EINVAL, "bad records, producer or sequence");
+    cano__partition *p = NULL;
+    rc = cano__topic_partition(t, partition, &p);
+    if (rc != CANO_OK)
+        return rc;
+    cano__producer_ref prod = { producer_id, sequence };
+    return cano__part_append(p, recs, n, &prod, first_offset_out);
 }
 
 int cano_append(cano_topic_t *t, int32_t partition, const cano_record *rec,
@@ -516,7 +539,7 @@ int cano_append(cano_topic_t *t, int32_t partition, const cano_record *rec,
     cano__partition *p = NULL;
     rc = cano__topic_partition(t, partition, &p);
     if (rc == CANO_OK)
-        rc = cano__part_append(p, rec, 1, offset_out);
+        rc = cano__part_append(p, rec, 1, NULL, offset_out);
     if (rc == CANO_OK && partition_out)
         *partition_out = partition;
     return rc;

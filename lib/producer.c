@@ -1,0 +1,138 @@
+/* producer.c - sequence checks for idempotent appends (as Kafka's
+ * idempotent producer).  Each batch of a producer carries its producer id
+ * and first sequence number in the batch header; the partition remembers,
+ * per producer, the next expected sequence and its last five batches, so a
+ * retry after a timeout or a crash returns the original offsets instead of
+ * writing again.  The state is snapshotted at every roll and clean close
+ * and the batches after the snapshot are replayed at open. */
+#define _GNU_SOURCE
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "io.h"
+#include "producer.h"
+
+#define SNAPSHOT "producer-state"
+
+static int32_t seq_after(int32_t seq, size_t n)
+{
+    return (int32_t)(((int64_t)seq + (int64_t)n) % ((int64_t)INT32_MAX + 1));
+}
+
+static cano__producer *lookup(const cano__producers *ps, int64_t pid)
+{
+    for (size_t i = 0; i < ps->n; i++)
+        if (ps->e[i].pid == pid)
+            return &ps->e[i];
+    return NULL;
+}
+
+int cano__producers_check(const cano__producers *ps, int64_t pid,
+                          int32_t seq, size_t n, int64_t *first)
+{
+    const cano__producer *pr = lookup(ps, pid);
+    if (!pr || seq == pr->next_seq)
+        return CANO_OK;
+    for (int i = 0; i < pr->n_recent; i++)
+        if (pr->recent[i].seq == seq && pr->recent[i].n == n) {
+            *first = pr->recent[i].first;
+            return 1;
+        }
+    return cano__err(CANO_ESEQUENCE, "producer %" PRId64 ": sequence %"
+                     PRId32 " but %" PRId32 " expected", pid, seq,
+                     pr->next_seq);
+}
+
+int cano__producers_record(cano__producers *ps, int64_t pid, int32_t seq,
+                           size_t n, int64_t first)
+{
+    cano__producer *pr = lookup(ps, pid);
+    if (!pr) {
+        if (ps->n == ps->cap) {
+            size_t cap = ps->cap ? ps->cap * 2 : 4;
+            cano__producer *e = cano__realloc(ps->e, cap * sizeof *e);
+            if (!e)
+                return cano__err(CANO_ENOMEM, "producer state");
+            ps->e = e;
+            ps->cap = cap;
+        }
+        pr = &ps->e[ps->n++];
+        memset(pr, 0, sizeof *pr);
+        pr->pid = pid;
+    }
+    if (pr->n_recent == CANO__RECENT_BATCHES) {
+        memmove(pr->recent, pr->recent + 1,
+                (CANO__RECENT_BATCHES - 1) * sizeof *pr->recent);
+        pr->n_recent--;
+    }
+    pr->recent[pr->n_recent].seq = seq;
+    pr->recent[pr->n_recent].n = (uint32_t)n;
+    pr->recent[pr->n_recent].first = first;
+    pr->n_recent++;
+    pr->next_seq = seq_after(seq, n);
+    return CANO_OK;
+}
+
+void cano__producers_free(cano__producers *ps)
+{
+    cano__free(ps->e);
+    memset(ps, 0, sizeof *ps);
+}
+
+/* Text: "cano-producers=1", the offset it is valid up to, then per batch
+ * remembered "pid seq n first" in order (the last one gives next_seq). */
+int cano__producers_save(const cano__producers *ps, const char *dir,
+                         int64_t end_offset, uint32_t file_mode)
+{
+    size_t cap = 64 + ps->n * CANO__RECENT_BATCHES * 80;
+    char *buf = cano__malloc(cap);
+    if (!buf)
+        return cano__err(CANO_ENOMEM, "producer snapshot");
+    size_t len = (size_t)snprintf(buf, cap, "cano-producers=1\n%" PRId64 "\n",
+                                  end_offset);
+    for (size_t i = 0; i < ps->n; i++)
+        for (int j = 0; j < ps->e[i].n_recent; j++)
+            len += (size_t)snprintf(buf + len, cap - len,
+                                    "%" PRId64 " %" PRId32 " %" PRIu32
+                                    " %" PRId64 "\n", ps->e[i].pid,
+                                    ps->e[i].recent[j].seq,
+                                    ps->e[i].recent[j].n,
+                                    ps->e[i].recent[j].first);
+    int rc = cano__io_write_atomic(dir, SNAPSHOT, buf, len, file_mode);
+    cano__free(buf);
+    return rc;
+}
+
+int cano__producers_load(cano__producers *ps, const char *dir,
+                         int64_t *upto_out)
+{
+    char path[4200], *text;
+    size_t len;
+    *upto_out = -1;
+    snprintf(path, sizeof path, "%s/" SNAPSHOT, dir);
+    int rc = cano__io_read_small(path, 64 << 20, &text, &len);
+    if (rc == CANO_ENOTFOUND)
+        return CANO_OK;
+    if (rc != CANO_OK)
+        return rc;
+    long long upto;
+    int used = 0;
+    /* A damaged snapshot is ignored: the caller replays more instead. */
+    if (sscanf(text, "cano-producers=1\n%lld\n%n", &upto, &used) == 1 &&
+        used > 0) {
+        const char *s = text + used;
+        long long pid, first;
+        int seq, adv;
+        unsigned n;
+        while (rc == CANO_OK &&
+               sscanf(s, "%lld %d %u %lld\n%n", &pid, &seq, &n, &first,
+                      &adv) == 4 && adv > 0) {
+            rc = cano__producers_record(ps, pid, seq, n, first);
+            s += adv;
+        }
+        if (rc == CANO_OK)
+            *upto_out = upto;
+    }
+    cano__free(text);
+    return rc;
+}
