@@ -42,12 +42,12 @@ typedef struct keymap {
 
 static int keymap_init(keymap *m, size_t bytes)
 {
-    size_t cap = 4;
+    size_t cap = 4;              /* 64 bytes: 4 slots, 3 usable */
     while (cap * 2 * 16 <= bytes)
         cap *= 2;
     m->cap = cap;
     m->used = 0;
-    m->limit = CANO__MAX((size_t)1, cap - cap / 8);   /* load factor 7/8 */
+    m->limit = cap - CANO__MAX((size_t)1, cap / 8);   /* never full */
     m->slot = cano__calloc(cap * 2, sizeof *m->slot);
     return m->slot ? CANO_OK : cano__err(CANO_ENOMEM, "cleaner key map");
 }
@@ -95,7 +95,7 @@ static bool keymap_get(const keymap *m, uint64_t h, int64_t *offset)
 
 /* ---- checkpoint ---- */
 
-int64_t cano__cleaned_offset(const cano__partition *p)
+int64_t cano__cleaned_offset_read(const cano__partition *p)
 {
     char path[4200], *text;
     size_t len;
@@ -113,12 +113,21 @@ int64_t cano__cleaned_offset(const cano__partition *p)
     return CANO__MAX(v, atomic_load(&p->start_offset));
 }
 
+int64_t cano__cleaned_offset(const cano__partition *p)
+{
+    return CANO__MAX(atomic_load(&p->cleaned_offset),
+                     atomic_load(&p->start_offset));
+}
+
 static int checkpoint_write(cano__partition *p, int64_t offset)
 {
     char buf[64];
     int n = snprintf(buf, sizeof buf, "cano-cleaner=1\n%" PRId64 "\n", offset);
-    return cano__io_write_atomic(p->dir, CHECKPOINT_FILE, buf, (size_t)n,
-                                 p->topic->db->opts.file_mode);
+    int rc = cano__io_write_atomic(p->dir, CHECKPOINT_FILE, buf, (size_t)n,
+                                   p->topic->db->opts.file_mode);
+    if (rc == CANO_OK)
+        atomic_store(&p->cleaned_offset, offset);
+    return rc;
 }
 
 /* ---- walking the batches of a pinned sealed segment ---- */
@@ -158,7 +167,7 @@ typedef struct out_seg {
     cano__segment *seg;       /* names and limits only; never mapped */
     int       fd;
     uint64_t  len;            /* data bytes written */
-    int64_t   next_offset, max_ts;
+    int64_t   next_offset, max_ts, log_max_ts;
 } out_seg;
 
 typedef struct cleaner {
@@ -174,6 +183,7 @@ typedef struct cleaner {
     uint8_t  *wbuf;           /* pending bytes of the current output */
     size_t    wlen;
     uint8_t  *batch_tmp;      /* WRITE_BUF bytes for moving data */
+    bool      committed;      /* a manifest names the outputs: keep them */
     uint8_t  *batch, *packed, *scratch;
     size_t    batch_cap, packed_cap, scratch_cap;
     cano_record *recs;
@@ -323,7 +333,7 @@ static int out_close(cleaner *c)
     int rc = out_flush(c);
     uint8_t hdr[CANO__SEG_HEADER];
     cano__seg_header h = { o->len, o->next_offset, o->max_ts,
-                           CANO__SEG_SEALED };
+                           CANO__SEG_SEALED, o->log_max_ts };
     cano__seg_header_encode(hdr, o->seg->base, &h);
     if (rc == CANO_OK)
         rc = cano__io_pwrite(o->fd, hdr, sizeof hdr, 0, path);
@@ -356,7 +366,7 @@ static int out_open(cleaner *c, int64_t base)
     out_seg *o = &outs[c->n_outs];
     memset(o, 0, sizeof *o);
     o->fd = -1;
-    o->max_ts = -1;
+    o->max_ts = o->log_max_ts = -1;
     int rc = cano__seg_new(p->dir, base, &p->lim, &p->topic->db->cache,
                            &o->seg);
     if (rc != CANO_OK)
@@ -505,15 +515,19 @@ static int clean_segment(cleaner *c, size_t i)
     o = &c->outs[c->n_outs - 1];
     o->next_offset = seg_next_base(c, i);
     o->max_ts = CANO__MAX(o->max_ts, s->max_ts);
+    int64_t log_before = o->log_max_ts;
+    o->log_max_ts = CANO__MAX(o->log_max_ts, s->log_max_ts);
     if (mark == 0 || o->len <= (uint64_t)c->p->topic->cfg.segment_bytes)
         return CANO_OK;
     o->next_offset = s->base;
     o->max_ts = max_before;
+    o->log_max_ts = log_before;
     rc = out_split(c, mark, s->base);
     if (rc == CANO_OK) {
         o = &c->outs[c->n_outs - 1];
         o->next_offset = seg_next_base(c, i);
         o->max_ts = s->max_ts;
+        o->log_max_ts = s->log_max_ts;
     }
     return rc;
 }
@@ -629,10 +643,18 @@ static int swap_in(cleaner *c)
         rc = cano__err(CANO_EIO, "cleaner produced more segments");
     if (rc == CANO_OK)
         rc = write_manifest(c);
-    if (rc == CANO_OK)
+    if (rc == CANO_OK) {
         rc = finish_swap_files(c);
-    if (rc == CANO_OK)
-        swap_list(c);
+        if (rc == CANO_OK) {
+            swap_list(c);
+        } else {
+            /* Past the commit point: the next open finishes the swap from
+             * the manifest, so the new files must stay; until then this
+             * store's view of the segments is stale and it stops. */
+            c->committed = true;
+            rc = cano__store_fatal(p->topic->db, rc);
+        }
+    }
     pthread_mutex_unlock(&p->lock);
     return rc;
 }
@@ -645,6 +667,10 @@ static void drop_outputs(cleaner *c)
             cano__io_close(o->fd);
         if (!o->seg)
             continue;
+        if (c->committed) {
+            cano__seg_free(o->seg);
+            continue;
+        }
         char path[4200];
         for (int f = 0; f < 3; f++) {
             cano__seg_path(o->seg, f, path, sizeof path);

@@ -8,7 +8,9 @@
 int  cano__compact(cano__partition *p, bool force, int64_t now);
 /* Finishes or rolls back a swap a crash interrupted (called by load). */
 int  cano__compact_recover(cano__partition *p);
-/* The first offset not yet cleaned, and the dirty ratio of sealed bytes. */
+/* The first offset not yet cleaned (the persisted checkpoint, read at load;
+ * then kept in memory), and the dirty ratio of sealed bytes. */
+int64_t cano__cleaned_offset_read(const cano__partition *p);
 int64_t cano__cleaned_offset(const cano__partition *p);
 double  cano__dirty_ratio(cano__partition *p);
 #endif

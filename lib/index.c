@@ -78,14 +78,16 @@ uint32_t cano__oidx_valid(const uint8_t *e, uint32_t n, uint32_t pos_limit)
     return n;
 }
 
-uint32_t cano__tidx_valid(const uint8_t *e, uint32_t n, uint32_t rel_limit)
+uint32_t cano__tidx_valid(const uint8_t *e, uint32_t n, uint32_t rel_limit,
+                          int64_t ts_limit)
 {
     uint32_t prev_rel = 0;
     int64_t prev_ts = INT64_MIN;
     for (uint32_t i = 0; i < n; i++) {
         int64_t ts = cano__tidx_ts(e, i);
         uint32_t rel = cano__tidx_rel(e, i);
-        if (rel == 0 || rel >= rel_limit || rel <= prev_rel || ts <= prev_ts)
+        if (rel == 0 || rel >= rel_limit || rel <= prev_rel || ts <= prev_ts ||
+            ts < 0 || ts > ts_limit)
             return i;
         prev_rel = rel;
         prev_ts = ts;

@@ -31,9 +31,9 @@ uint32_t cano__tidx_lookup(const uint8_t *entries, uint32_t n, int64_t ts);
 
 /* How many leading entries are well formed: strictly increasing, not zero,
  * and (offset index) at a position below pos_limit, (time index) at a
- * relative offset below rel_limit.  Used to drop what a crash left. */
+ * relative offset below rel_limit with a timestamp in [0, ts_limit].  Used to drop what a crash left. */
 uint32_t cano__oidx_valid(const uint8_t *entries, uint32_t n,
                           uint32_t pos_limit);
 uint32_t cano__tidx_valid(const uint8_t *entries, uint32_t n,
-                          uint32_t rel_limit);
+                          uint32_t rel_limit, int64_t ts_limit);
 #endif

@@ -382,6 +382,8 @@ int cano__io_read_small(const char *path, size_t max, char **out,
     uint64_t size;
     *out = NULL;
     int rc = cano__io_open(path, O_RDONLY, 0, &fd);
+    if (rc == CANO_ENOTFOUND)
+        cano__err_clear();          /* absence is an answer, not a failure */
     if (rc != CANO_OK)
         return rc;
     rc = cano__io_size(fd, &size, path);

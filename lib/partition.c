@@ -3,6 +3,7 @@
  * walks records in offset order for readers. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,6 +169,50 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* A crash between creating the next segment's .log and writing its header
+ * leaves a file shorter than a header, or zeros: it holds no data. */
+static bool half_created(const cano__partition *p, int64_t base)
+{
+    char path[4200];
+    uint8_t hdr[CANO__SEG_HEADER];
+    size_t got = 0;
+    int fd;
+    snprintf(path, sizeof path, "%s/%020" PRId64 ".log", p->dir, base);
+    if (cano__io_open(path, O_RDONLY, 0, &fd) != CANO_OK)
+        return false;
+    int rc = cano__io_pread(fd, hdr, sizeof hdr, 0, &got, path);
+    cano__io_close(fd);
+    if (rc != CANO_OK)
+        return false;
+    if (got < sizeof hdr)
+        return true;             /* a real segment starts with a whole header */
+    for (size_t i = 0; i < got; i++)
+        if (hdr[i])
+            return false;
+    return true;
+}
+
+/* Drops a half-created last segment, so the one before it is the active
+ * segment again (it was sealed, or still active, when the crash came). */
+static int drop_half_created(cano__partition *p, dir_scan *d)
+{
+    if (d->n < 2 || !half_created(p, d->bases[d->n - 1]))
+        return CANO_OK;
+    static const char *const sfx[] = { ".log", ".index", ".timeindex" };
+    for (int f = 0; f < 3; f++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%020" PRId64 "%s", p->dir,
+                 d->bases[d->n - 1], sfx[f]);
+        int rc = cano__io_unlink(path);
+        if (rc != CANO_OK)
+            return rc;
+    }
+    d->n--;
+    p->recovery.half_created++;
+    p->recovered = true;
+    return cano__io_fsync_dir(p->dir);
+}
+
 static int recover_active(cano__partition *p, cano__segment *s, bool full)
 {
     int64_t t0 = cano__mono_us();
@@ -206,6 +251,8 @@ int cano__part_load(cano__partition *p, bool clean)
         rc = d.rc;
     if (rc == CANO_OK && d.n)
         qsort(d.bases, d.n, sizeof *d.bases, cmp_i64);
+    if (rc == CANO_OK)
+        rc = drop_half_created(p, &d);
     for (size_t i = 0; rc == CANO_OK && i < d.n; i++) {
         cano__segment *s;
         rc = cano__seg_new(p->dir, d.bases[i], &p->lim, &p->topic->db->cache,
@@ -227,11 +274,11 @@ int cano__part_load(cano__partition *p, bool clean)
             rc = recover_active(p, last, clean);
         if (rc != CANO_OK)
             return rc;
-        p->max_ts = last->max_ts;
-        if (last->max_ts < 0 && p->n_segs > 1) {
+        p->max_ts = CANO__MAX(last->max_ts, last->log_max_ts);
+        if (p->max_ts < 0 && p->n_segs > 1) {
             cano__segment *prev = p->segs[p->n_segs - 2];
             if (cano__seg_pin(prev) == CANO_OK) {
-                p->max_ts = prev->max_ts;
+                p->max_ts = CANO__MAX(prev->max_ts, prev->log_max_ts);
                 cano__seg_unpin(prev);
             }
         }
@@ -272,6 +319,7 @@ static int finish_load(cano__partition *p, cano__segment *last, bool clean)
     if (rc != CANO_OK)
         return rc;
     atomic_store(&p->end_offset, end);
+    atomic_store(&p->cleaned_offset, cano__cleaned_offset_read(p));
     rc = load_producers(p, clean);
     if (rc != CANO_OK)
         return rc;
@@ -308,6 +356,7 @@ static int create_segment(cano__partition *p, int64_t base)
     int rc = cano__seg_new(p->dir, base, &p->lim, &p->topic->db->cache, &s);
     if (rc != CANO_OK)
         return rc;
+    s->log_max_ts = p->max_ts;
     rc = cano__seg_create(s);
     if (rc == CANO_OK)
         rc = cano__io_fsync_dir(p->dir);
@@ -335,7 +384,7 @@ static bool should_roll(const cano__partition *p, const cano__segment *s,
     int64_t end = atomic_load(&p->end_offset);
     return data + len > (uint64_t)cfg->segment_bytes ||
            (max_ts >= s->first_ts &&
-            (uint64_t)(max_ts - s->first_ts) >= (uint64_t)cfg->segment_ms) ||
+            (uint64_t)(max_ts - s->first_ts) > (uint64_t)cfg->segment_ms) ||
            (uint64_t)(end + (int64_t)n - s->base) > UINT32_MAX;
 }
 
@@ -520,6 +569,7 @@ static int sync_once(cano__partition *p)
     }
     uint64_t from = s->synced_end, end = atomic_load(&s->end);
     int64_t next = s->next_offset, max_ts = s->max_ts;
+    int64_t log_max_ts = s->log_max_ts;
     int rc = cano__seg_pin(s);
     pthread_mutex_unlock(&p->lock);
     if (rc != CANO_OK)
@@ -527,7 +577,7 @@ static int sync_once(cano__partition *p)
     rc = cano__io_msync(s->log + from, end - from, s->stem);
     pthread_mutex_lock(&p->lock);
     if (rc == CANO_OK) {
-        cano__seg_mark_synced(s, end, next, max_ts);
+        cano__seg_mark_synced(s, end, next, max_ts, log_max_ts);
         if (atomic_load(&p->durable_offset) < end_offset)
             atomic_store(&p->durable_offset, end_offset);
     } else {
@@ -686,11 +736,18 @@ static int corrupt_at(const cano__cursor *c, const char *what)
                      c->seg->stem, c->pos, what);
 }
 
-/* Moves to the next segment; 0 when there is none yet. */
+/* Moves on from an exhausted segment: to the one now holding the next
+ * offset (after a compaction it can be a merged segment that starts below
+ * the old one's base), or else to the following one; 0 when there is none
+ * yet. */
 static int cursor_advance(cano__cursor *c)
 {
     cano__segment *n;
-    int rc = pin_segment(c->part, 0, c->seg, &n);
+    int rc = pin_segment(c->part, c->next, NULL, &n);
+    if (rc == CANO_OK && n == c->seg) {
+        cano__seg_unpin(n);
+        rc = pin_segment(c->part, 0, c->seg, &n);
+    }
     if (rc != CANO_OK || !n)
         return rc;
     cano__seg_unpin(c->seg);
@@ -735,10 +792,10 @@ static int cursor_load_batch(cano__cursor *c, int64_t end)
     cano__batch_info *b = &c->batch;
     if (cano__batch_parse(p, seg_end - c->pos, b) != CANO_OK)
         return corrupt_at(c, "bad batch framing");
-    if (b->base_offset >= end)
-        return 0;
     if (!cano__batch_checksum_ok(c->seg->log + c->pos, b->length))
         return corrupt_at(c, "checksum mismatch");
+    if (b->base_offset >= end)
+        return 0;
     int rc = cano__rec_iter_init(&c->it, c->seg->log + c->pos, b, &c->scratch,
                                  &c->scratch_cap);
     if (rc != CANO_OK)

@@ -26,6 +26,7 @@ typedef struct cano__partition {
     _Atomic int64_t start_offset;
     _Atomic int64_t end_offset;
     _Atomic int64_t durable_offset;
+    _Atomic int64_t cleaned_offset;  /* compaction checkpoint */
     int64_t  max_ts;                 /* under lock */
     cano__producers producers;       /* idempotent producers, under lock */
     uint8_t *scratch;                /* compression buffers, under lock */

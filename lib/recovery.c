@@ -59,7 +59,8 @@ static int truncate_log(cano__segment *s, uint64_t len)
 /* Keeps the index entries that describe data before pos (and zeroes the
  * rest, so stale entries can never look valid later); false when an index
  * file cannot be trusted at all and must be rebuilt. */
-static bool keep_index_prefix(cano__segment *s, uint64_t pos, int64_t next)
+static bool keep_index_prefix(cano__segment *s, uint64_t pos, int64_t next,
+                              int64_t max_ts)
 {
     if (!cano__idx_header_ok(s->oidx, s->oidx_size, CANO__OIDX_MAGIC,
                              s->base) ||
@@ -72,7 +73,8 @@ static bool keep_index_prefix(cano__segment *s, uint64_t pos, int64_t next)
     uint32_t nt = (uint32_t)((s->tidx_size - CANO__IDX_HEADER) /
                              CANO__TIDX_ENTRY);
     uint32_t vo = cano__oidx_valid(oe, no, (uint32_t)pos);
-    uint32_t vt = cano__tidx_valid(te, nt, (uint32_t)(next - s->base));
+    uint32_t vt = cano__tidx_valid(te, nt, (uint32_t)(next - s->base),
+                                   max_ts);
     memset(oe + (size_t)vo * CANO__OIDX_ENTRY, 0,
            (size_t)(no - vo) * CANO__OIDX_ENTRY);
     memset(te + (size_t)vt * CANO__TIDX_ENTRY, 0,
@@ -87,10 +89,8 @@ static bool keep_index_prefix(cano__segment *s, uint64_t pos, int64_t next)
 
 static int reset_indexes(cano__segment *s, cano__seg_recovery *rep)
 {
-    memset(s->oidx, 0, CANO__MIN(s->oidx_size, s->oidx_map));
-    memset(s->tidx, 0, CANO__MIN(s->tidx_size, s->tidx_map));
-    cano__idx_header(s->oidx, CANO__OIDX_MAGIC, s->base);
-    cano__idx_header(s->tidx, CANO__TIDX_MAGIC, s->base);
+    /* A file shorter than its header (a crash while creating it) is
+     * rewritten first: the mapping must not be touched past the file's end. */
     if (s->oidx_size < CANO__IDX_HEADER || s->tidx_size < CANO__IDX_HEADER) {
         int rc = cano__seg_create_index(s, CANO__SEG_F_OIDX, CANO__OIDX_MAGIC);
         if (rc == CANO_OK)
@@ -100,6 +100,10 @@ static int reset_indexes(cano__segment *s, cano__seg_recovery *rep)
             return rc;
         s->oidx_size = s->tidx_size = CANO__IDX_HEADER;
     }
+    memset(s->oidx, 0, CANO__MIN(s->oidx_size, s->oidx_map));
+    memset(s->tidx, 0, CANO__MIN(s->tidx_size, s->tidx_map));
+    cano__idx_header(s->oidx, CANO__OIDX_MAGIC, s->base);
+    cano__idx_header(s->tidx, CANO__TIDX_MAGIC, s->base);
     atomic_store(&s->n_oidx, 0);
     atomic_store(&s->n_tidx, 0);
     s->since_index = 0;
@@ -120,6 +124,7 @@ static bool half_created(const cano__segment *s)
 int cano__seg_recover(cano__segment *s, bool full, cano__seg_recovery *rep)
 {
     memset(rep, 0, sizeof *rep);
+    s->indexes_checked = true;
     if (half_created(s)) {
         rep->half_created = 1;
         cano__seg_unmap(s);
@@ -134,8 +139,9 @@ int cano__seg_recover(cano__segment *s, bool full, cano__seg_recovery *rep)
         pos += h.flushed_len;
         next = h.flushed_next;
         max_ts = h.flushed_max_ts;
+        s->log_max_ts = CANO__MAX(h.log_max_ts, h.flushed_max_ts);
     }
-    if (!keep_index_prefix(s, pos, next)) {
+    if (!keep_index_prefix(s, pos, next, max_ts)) {
         int rc = reset_indexes(s, rep);
         if (rc != CANO_OK)
             return rc;

@@ -41,6 +41,7 @@ void cano__seg_header_encode(uint8_t *p, int64_t base, const cano__seg_header *h
     cano__st64(p + 32, (uint64_t)h->flushed_next);
     cano__st64(p + 40, (uint64_t)h->flushed_max_ts);
     cano__st32(p + 48, h->state);
+    cano__st64(p + 56, (uint64_t)h->log_max_ts);
     cano__st64(p + 120, XXH3_64bits(p, 120));
 }
 
@@ -56,6 +57,7 @@ bool cano__seg_header_decode(const uint8_t *p, size_t len, int64_t base,
     h->flushed_next = (int64_t)cano__ld64(p + 32);
     h->flushed_max_ts = (int64_t)cano__ld64(p + 40);
     h->state = cano__ld32(p + 48);
+    h->log_max_ts = (int64_t)cano__ld64(p + 56);
     return h->state <= CANO__SEG_SEALED && h->flushed_next >= base &&
            h->flushed_len <= (uint64_t)CANO__BATCH_MAX * 16;
 }
@@ -83,7 +85,7 @@ int cano__seg_new(const char *dir, int64_t base, const cano__seg_limits *lim,
     s->lim = *lim;
     s->cache = cache;
     s->next_offset = base;
-    s->max_ts = s->first_ts = -1;
+    s->max_ts = s->first_ts = s->log_max_ts = -1;
     s->last_tidx_ts = INT64_MIN;
     atomic_init(&s->end, CANO__SEG_HEADER);
     atomic_init(&s->data_bytes, -1);
@@ -146,7 +148,7 @@ int cano__seg_create(cano__segment *s)
 {
     char pathbuf[4096];
     int fd;
-    cano__seg_header h = { 0, s->base, -1, CANO__SEG_ACTIVE };
+    cano__seg_header h = { 0, s->base, -1, CANO__SEG_ACTIVE, s->log_max_ts };
     int rc = cano__io_open(PATH(s, F_LOG), O_RDWR | O_CREAT | O_TRUNC,
                            s->lim.file_mode, &fd);
     if (rc != CANO_OK)
@@ -164,6 +166,7 @@ int cano__seg_create(cano__segment *s)
     s->log_size = CANO__SEG_HEADER;
     s->oidx_size = s->tidx_size = CANO__IDX_HEADER;
     s->meta_known = true;
+    s->indexes_checked = true;
     s->synced_end = CANO__SEG_HEADER;
     return CANO_OK;
 }
@@ -249,6 +252,7 @@ int cano__seg_load_clean(cano__segment *s)
     s->synced_end = end;
     s->next_offset = h.flushed_next;
     s->max_ts = h.flushed_max_ts;
+    s->log_max_ts = CANO__MAX(h.log_max_ts, h.flushed_max_ts);
     s->since_index = end - last_pos;
     s->last_tidx_ts = nt ? cano__tidx_ts(last_t, 0) : INT64_MIN;
     s->sealed = false;
@@ -295,6 +299,7 @@ static void load_sealed_meta(cano__segment *s)
         end = CANO__SEG_HEADER + h.flushed_len;
         s->next_offset = h.flushed_next;
         s->max_ts = h.flushed_max_ts;
+        s->log_max_ts = CANO__MAX(h.log_max_ts, h.flushed_max_ts);
     } else {
         /* No usable header: walk the framing to find the data's end. */
         cano__batch_info b;
@@ -323,10 +328,32 @@ static void load_sealed_meta(cano__segment *s)
         nt = cano__tidx_valid(s->tidx + CANO__IDX_HEADER,
                               (uint32_t)((s->tidx_size - CANO__IDX_HEADER) /
                                          CANO__TIDX_ENTRY),
-                              (uint32_t)CANO__MIN(rel_limit, UINT32_MAX));
+                              (uint32_t)CANO__MIN(rel_limit, UINT32_MAX),
+                              s->max_ts);
     atomic_store(&s->n_oidx, no);
     atomic_store(&s->n_tidx, nt);
     s->meta_known = true;
+}
+
+/* The first time an active segment loaded after a clean close is mapped,
+ * its index entries are checked; damaged ones are rebuilt from the .log
+ * (the whole segment is validated again, as after a crash). */
+static int check_active_indexes(cano__segment *s)
+{
+    s->indexes_checked = true;
+    uint32_t no = atomic_load(&s->n_oidx), nt = atomic_load(&s->n_tidx);
+    uint64_t end = atomic_load(&s->end);
+    if (s->oidx_size >= CANO__IDX_HEADER + (uint64_t)no * CANO__OIDX_ENTRY &&
+        s->tidx_size >= CANO__IDX_HEADER + (uint64_t)nt * CANO__TIDX_ENTRY &&
+        cano__idx_header_ok(s->oidx, s->oidx_size, CANO__OIDX_MAGIC, s->base) &&
+        cano__idx_header_ok(s->tidx, s->tidx_size, CANO__TIDX_MAGIC, s->base) &&
+        cano__oidx_valid(s->oidx + CANO__IDX_HEADER, no, (uint32_t)end) == no &&
+        cano__tidx_valid(s->tidx + CANO__IDX_HEADER, nt,
+                         (uint32_t)(s->next_offset - s->base),
+                         s->max_ts) == nt)
+        return CANO_OK;
+    cano__seg_recovery rep;
+    return cano__seg_recover(s, true, &rep);
 }
 
 /* A sealed index is usable when both files are there, with their headers,
@@ -372,6 +399,11 @@ int cano__seg_map(cano__segment *s)
     }
     if (!s->meta_known && !w)
         load_sealed_meta(s);
+    if (w && !s->indexes_checked) {
+        rc = check_active_indexes(s);
+        if (rc != CANO_OK)
+            goto fail;
+    }
     if (!w && !sealed_indexes_ok(s)) {
         /* A missing or damaged index is rebuilt from the .log. */
         rc = cano__seg_rebuild_index(s, s->log, atomic_load(&s->end), "");
@@ -491,13 +523,15 @@ void cano__seg_publish(cano__segment *s, uint64_t len, int64_t next_offset,
     s->next_offset = next_offset;
     if (max_ts > s->max_ts)
         s->max_ts = max_ts;
+    if (max_ts > s->log_max_ts)
+        s->log_max_ts = max_ts;
     atomic_store_explicit(&s->end, end + len, memory_order_release);
 }
 
 void cano__seg_header_update(cano__segment *s, uint32_t state)
 {
     cano__seg_header h = { s->synced_end - CANO__SEG_HEADER, s->next_offset,
-                     s->max_ts, state };
+                     s->max_ts, state, s->log_max_ts };
     cano__seg_header_encode(s->log, s->base, &h);
 }
 
@@ -517,13 +551,13 @@ int cano__seg_sync(cano__segment *s)
 }
 
 void cano__seg_mark_synced(cano__segment *s, uint64_t end, int64_t next,
-                           int64_t max_ts)
+                           int64_t max_ts, int64_t log_max_ts)
 {
     if (end <= s->synced_end || s->sealed)
         return;          /* a roll synced it already and sealed the header */
     s->synced_end = end;
     cano__seg_header h = { end - CANO__SEG_HEADER, next, max_ts,
-                           CANO__SEG_ACTIVE };
+                           CANO__SEG_ACTIVE, log_max_ts };
     cano__seg_header_encode(s->log, s->base, &h);
 }
 

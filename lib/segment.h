@@ -42,8 +42,11 @@ typedef struct cano__segment {
     /* Appender state, under the partition lock. */
     _Atomic bool sealed;        /* rolled: files trimmed, read-only */
     bool     meta_known;        /* end/max_ts/first_ts/index counts loaded */
+    bool     indexes_checked;   /* active: entries validated since load */
     int64_t  next_offset;       /* offset after the last batch */
     int64_t  max_ts;            /* -1 when empty */
+    int64_t  log_max_ts;        /* the partition's largest timestamp up to
+                                   this segment's end, -1 when none */
     int64_t  first_ts;          /* first batch's base timestamp, -1 empty */
     uint64_t log_size, oidx_size, tidx_size;   /* allocated file sizes */
     uint64_t since_index;       /* batch bytes since the last index entry */
@@ -59,6 +62,7 @@ typedef struct cano__seg_header {
     int64_t  flushed_next;     /* offset after them */
     int64_t  flushed_max_ts;
     uint32_t state;            /* CANO__SEG_ACTIVE or CANO__SEG_SEALED */
+    int64_t  log_max_ts;       /* largest timestamp of the partition so far */
 } cano__seg_header;
 void cano__seg_header_encode(uint8_t *p, int64_t base, const cano__seg_header *h);
 bool cano__seg_header_decode(const uint8_t *p, size_t len, int64_t base,
@@ -112,7 +116,7 @@ int  cano__seg_sync(cano__segment *s);
 /* Records that data up to end (next offset, max timestamp there) is on
  * stable storage: the header's flush point moves (partition lock held). */
 void cano__seg_mark_synced(cano__segment *s, uint64_t end, int64_t next,
-                           int64_t max_ts);
+                           int64_t max_ts, int64_t log_max_ts);
 /* Syncs, trims the files to their data and marks the segment sealed. */
 int  cano__seg_seal(cano__segment *s);
 /* Trims an active segment's files for a clean close (it stays active). */

@@ -457,7 +457,7 @@ int cano_maintain(cano_t *db)
     size_t n;
     int rc = topics_snapshot(db, &ts, &n);
     int64_t now = cano__now_ms();
-    for (size_t i = 0; rc == CANO_OK && i < n; i++) {
+    for (size_t i = 0; ts && i < n; i++) {
         for (int32_t p = 0; p < ts[i]->cfg.partitions; p++) {
             if (atomic_load(&ts[i]->deleted) || atomic_load(&db->closed))
                 break;
@@ -469,6 +469,8 @@ int cano_maintain(cano_t *db)
         }
     }
     cano__free(ts);
+    if (rc == CANO_OK)
+        cano__err_clear();
     return rc;
 }
 
@@ -573,8 +575,11 @@ int cano__topic_create(struct cano *db, const char *name,
     int rc = cano__config_import(&c, cfg);
     if (rc != CANO_OK)
         return rc;
-    char tmp_name[300];
-    snprintf(tmp_name, sizeof tmp_name, CANO__TMP_PREFIX "%s", name);
+    /* Short enough for any topic name: the directory is only ever
+     * renamed into place or, after a crash, removed. */
+    char tmp_name[64];
+    snprintf(tmp_name, sizeof tmp_name, CANO__TMP_PREFIX "%" PRIu64,
+             (uint64_t)atomic_fetch_add(&db->del_seq, 1));
     char *tmp = join(db->dir, tmp_name), *dir = join(db->dir, name);
     struct cano_topic *t = NULL;
     pthread_mutex_lock(&db->lock);
@@ -651,8 +656,8 @@ int cano_topic_delete(cano_t *db, const char *name)
     char *del = NULL;
     struct cano_topic *t = found ? db->topics[i] : NULL;
     if (rc == CANO_OK) {
-        snprintf(del_name, sizeof del_name, CANO__DEL_PREFIX "%s.%" PRIu64,
-                 name, db->del_seq++);
+        snprintf(del_name, sizeof del_name, CANO__DEL_PREFIX "%" PRIu64,
+                 (uint64_t)atomic_fetch_add(&db->del_seq, 1));
         if (!(del = join(db->dir, del_name)))
             rc = cano__err(CANO_ENOMEM, "path");
     }

@@ -22,7 +22,7 @@ struct cano {
     size_t       n_topics, cap_topics;
     struct cano_topic **dead;       /* deleted topics, freed at close */
     size_t       n_dead, cap_dead;
-    uint64_t     del_seq;
+    _Atomic uint64_t del_seq;       /* names of in-flight topic dirs */
 
     _Atomic bool fatal;             /* an fsync failed: refuse writes */
     _Atomic bool closed;

@@ -2,7 +2,7 @@
  * per-topic calls of the API. */
 #define _GNU_SOURCE
 #include <inttypes.h>
-#include <math.h>
+#include <locale.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,7 +102,7 @@ int cano__config_import(cano_topic_config *d, const cano_topic_config *src)
         return BAD(segment_bytes);
     if (d->segment_ms < 0)
         return BAD(segment_ms);
-    if (d->index_interval_bytes < 0 || d->index_interval_bytes > (1LL << 31))
+    if (d->index_interval_bytes < 0)
         return BAD(index_interval_bytes);
     if (d->max_record_bytes < 0 || d->max_record_bytes > CANO__BATCH_MAX)
         return BAD(max_record_bytes);
@@ -144,11 +144,35 @@ static const char *const sync_names[] = { "default", "none", "interval",
 static const char *const cleanup_names[] = { "", "delete", "compact",
                                              "delete,compact" };
 
-/* The config as text; numbers are written without the C library's locale
- * so a host program's LC_NUMERIC cannot change the file. */
+/* The ratio in the "C" locale, whatever LC_NUMERIC the host program set,
+ * with 17 significant digits so it reads back exactly. */
+static void format_ratio(double v, char *buf, size_t cap)
+{
+    locale_t c = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+    locale_t old = c ? uselocale(c) : (locale_t)0;
+    snprintf(buf, cap, "%.17g", v);
+    if (c) {
+        uselocale(old);
+        freelocale(c);
+    }
+}
+
+static bool parse_ratio(const char *s, double *out)
+{
+    locale_t c = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+    if (!c)
+        return false;
+    char *end;
+    *out = strtod_l(s, &end, c);
+    freelocale(c);
+    return end != s && *end == '\0';
+}
+
+/* The config as text, one key=value a line, ending in a checksum line. */
 static size_t config_format(const cano_topic_config *c, char *buf, size_t cap)
 {
-    long long ppm = llround(c->min_cleanable_dirty_ratio * 1e6);
+    char ratio[40];
+    format_ratio(c->min_cleanable_dirty_ratio, ratio, sizeof ratio);
     int n = snprintf(buf, cap,
         "cano-topic-config=1\n"
         "partitions=%" PRId32 "\nsegment_bytes=%" PRId64 "\n"
@@ -159,7 +183,7 @@ static size_t config_format(const cano_topic_config *c, char *buf, size_t cap)
         "retention_ms=%" PRId64 "\nretention_bytes=%" PRId64 "\n"
         "delete_retention_ms=%" PRId64 "\nmin_compaction_lag_ms=%" PRId64 "\n"
         "max_compaction_lag_ms=%" PRId64 "\n"
-        "min_cleanable_dirty_ratio=%lld.%06lld\n",
+        "min_cleanable_dirty_ratio=%s\n",
         c->partitions, c->segment_bytes, c->segment_ms,
         c->index_interval_bytes, c->max_record_bytes, c->max_batch_bytes,
         c->compression == CANO_COMPRESSION_ZLIB ? "zlib" : "none",
@@ -168,8 +192,7 @@ static size_t config_format(const cano_topic_config *c, char *buf, size_t cap)
             ? "log-append-time" : "create-time",
         sync_names[c->sync_mode], cleanup_names[c->cleanup_policy],
         c->retention_ms, c->retention_bytes, c->delete_retention_ms,
-        c->min_compaction_lag_ms, c->max_compaction_lag_ms,
-        ppm / 1000000, ppm % 1000000);
+        c->min_compaction_lag_ms, c->max_compaction_lag_ms, ratio);
     n += snprintf(buf + n, cap - (size_t)n, "checksum=%016" PRIx64 "\n",
                   (uint64_t)XXH3_64bits(buf, (size_t)n));
     return (size_t)n;
@@ -209,24 +232,6 @@ static bool parse_name(const char *s, const char *const *names, int n,
             return true;
         }
     return false;
-}
-
-static bool parse_ratio(const char *s, double *out)
-{
-    const char *dot = strchr(s, '.');
-    if (!dot || dot == s || strlen(dot + 1) != 6)
-        return false;
-    char whole[24];
-    int64_t w, f;
-    size_t wl = (size_t)(dot - s);
-    if (wl >= sizeof whole)
-        return false;
-    memcpy(whole, s, wl);
-    whole[wl] = '\0';
-    if (!parse_i64(whole, &w) || !parse_i64(dot + 1, &f) || w < 0 || f < 0)
-        return false;
-    *out = (double)w + (double)f / 1e6;
-    return true;
 }
 
 static const char *const ts_names[] = { "create-time", "log-append-time" };
