@@ -117,7 +117,8 @@ static uint64_t body_size(const cano_record *r, int64_t ts_delta,
 }
 
 uint64_t cano__records_size(const cano_record *recs, size_t n,
-                            const cano__batch_params *p, int64_t *max_ts)
+                            const cano__batch_params *p, int64_t *max_ts,
+                            uint64_t *bodies)
 {
     int64_t base_ts = record_ts(&recs[0], p), mx = base_ts;
     uint64_t total = 0;
@@ -126,6 +127,8 @@ uint64_t cano__records_size(const cano_record *recs, size_t n,
         if (ts > mx)
             mx = ts;
         uint64_t body = body_size(&recs[i], ts - base_ts, i);
+        if (bodies)
+            bodies[i] = body;
         total += uvarint_len(body) + body;
     }
     *max_ts = mx;
@@ -142,10 +145,11 @@ static uint8_t *put_bytes(uint8_t *d, const void *src, size_t len)
     return d;
 }
 
+/* body: the record's body size when known, else 0 (computed here). */
 static uint8_t *write_record(uint8_t *d, const cano_record *r, int64_t ts_delta,
-                             uint64_t off_delta)
+                             uint64_t off_delta, uint64_t body)
 {
-    d = put_uvarint(d, body_size(r, ts_delta, off_delta));
+    d = put_uvarint(d, body ? body : body_size(r, ts_delta, off_delta));
     *d++ = 0;
     d = put_varint(d, ts_delta);
     d = put_uvarint(d, off_delta);
@@ -186,7 +190,7 @@ static void put_header(uint8_t *dst, uint32_t length, uint8_t attrs,
 
 uint32_t cano__batch_write(uint8_t *dst, const cano_record *recs, size_t n,
                            const cano__batch_params *p, uint64_t records_size,
-                           int64_t max_ts)
+                           int64_t max_ts, const uint64_t *bodies)
 {
     int64_t base_ts = record_ts(&recs[0], p);
     uint32_t length = (uint32_t)(CANO__BATCH_HEADER + records_size);
@@ -195,7 +199,8 @@ uint32_t cano__batch_write(uint8_t *dst, const cano_record *recs, size_t n,
                (uint32_t)(n - 1), (uint32_t)n, (uint32_t)records_size);
     uint8_t *d = dst + CANO__BATCH_HEADER;
     for (size_t i = 0; i < n; i++)
-        d = write_record(d, &recs[i], record_ts(&recs[i], p) - base_ts, i);
+        d = write_record(d, &recs[i], record_ts(&recs[i], p) - base_ts, i,
+                         bodies ? bodies[i] : 0);
     cano__batch_seal(dst);
     return length;
 }
@@ -239,7 +244,7 @@ uint32_t cano__batch_rewrite(uint8_t *dst, const cano_record *recs, size_t n,
     uint8_t *d = dst + at;
     for (size_t i = 0; i < n; i++)
         d = write_record(d, &recs[i], recs[i].timestamp - recs[0].timestamp,
-                         (uint64_t)(recs[i].offset - b->base_offset));
+                         (uint64_t)(recs[i].offset - b->base_offset), 0);
     cano__batch_seal(dst);
     return length;
 }

@@ -34,14 +34,17 @@ typedef struct cano__batch_params {
 /* Size of one record's body (key + value + headers), the thing
  * max_record_bytes limits. */
 uint64_t cano__record_payload(const cano_record *r);
-/* Exact size of the uncompressed records section; sets *max_ts. */
+/* Exact size of the uncompressed records section; sets *max_ts, and each
+ * record's body size in bodies[] when it is not NULL. */
 uint64_t cano__records_size(const cano_record *recs, size_t n,
-                            const cano__batch_params *p, int64_t *max_ts);
+                            const cano__batch_params *p, int64_t *max_ts,
+                            uint64_t *bodies);
 /* Writes the header and the uncompressed records at dst and seals it.
- * dst must hold CANO__BATCH_HEADER + records_size bytes. Returns the length. */
+ * dst must hold CANO__BATCH_HEADER + records_size bytes; bodies (may be
+ * NULL) saves computing the sizes again.  Returns the length. */
 uint32_t cano__batch_write(uint8_t *dst, const cano_record *recs, size_t n,
                            const cano__batch_params *p, uint64_t records_size,
-                           int64_t max_ts);
+                           int64_t max_ts, const uint64_t *bodies);
 /* The cleaner's encoder: the survivors of batch b (each with its own offset
  * and timestamp set), under b's header, with a delete horizon when
  * horizon >= 0.  Always uncompressed; returns the length written. */

@@ -359,8 +359,6 @@ static int create_segment(cano__partition *p, int64_t base)
     s->log_max_ts = p->max_ts;
     rc = cano__seg_create(s);
     if (rc == CANO_OK)
-        rc = cano__io_fsync_dir(p->dir);
-    if (rc == CANO_OK)
         rc = add_segment(p, s);
     if (rc != CANO_OK) {
         char path[4200];
@@ -431,7 +429,8 @@ static int prepare_segment(cano__partition *p, uint64_t len, int64_t max_ts,
 static int compress_batch(cano__partition *p, const cano_record *recs,
                           size_t n, const cano__batch_params *bp,
                           uint64_t rsize, int64_t max_ts,
-                          const uint8_t **src, uint32_t *len)
+                          const uint64_t *bodies, const uint8_t **src,
+                          uint32_t *len)
 {
     size_t need = 2 * (size_t)(CANO__BATCH_HEADER + rsize);
     if (p->scratch_cap < need) {
@@ -441,7 +440,8 @@ static int compress_batch(cano__partition *p, const cano_record *recs,
         p->scratch = b;
         p->scratch_cap = need;
     }
-    uint32_t plain = cano__batch_write(p->scratch, recs, n, bp, rsize, max_ts);
+    uint32_t plain = cano__batch_write(p->scratch, recs, n, bp, rsize, max_ts,
+                                       bodies);
     uint32_t packed = cano__batch_deflate(p->scratch, p->scratch + plain,
                                           plain, p->topic->cfg.compression_level);
     *src = packed ? p->scratch + plain : p->scratch;
@@ -478,7 +478,8 @@ static int append_locked(cano__partition *p, const cano_record *recs, size_t n,
         cfg->timestamp_type == CANO_TIMESTAMP_LOG_APPEND_TIME,
         prod ? prod->pid : -1, prod ? prod->seq : -1 };
     int64_t max_ts;
-    uint64_t rsize = cano__records_size(recs, n, &bp, &max_ts);
+    uint64_t stack_bodies[64], *bodies = n <= 64 ? stack_bodies : NULL;
+    uint64_t rsize = cano__records_size(recs, n, &bp, &max_ts, bodies);
     if (CANO__BATCH_HEADER + rsize > (uint64_t)cfg->max_batch_bytes)
         return cano__err(CANO_ETOOBIG, "batch of %" PRIu64 " bytes exceeds "
                          "max_batch_bytes %" PRId64,
@@ -487,7 +488,8 @@ static int append_locked(cano__partition *p, const cano_record *recs, size_t n,
     uint32_t len = (uint32_t)(CANO__BATCH_HEADER + rsize);
     int rc = CANO_OK;
     if (cfg->compression == CANO_COMPRESSION_ZLIB)
-        rc = compress_batch(p, recs, n, &bp, rsize, max_ts, &src, &len);
+        rc = compress_batch(p, recs, n, &bp, rsize, max_ts, bodies, &src,
+                            &len);
     cano__segment *s = NULL;
     if (rc == CANO_OK)
         rc = prepare_segment(p, len, max_ts, n, &s);
@@ -504,7 +506,7 @@ static int append_locked(cano__partition *p, const cano_record *recs, size_t n,
         if (src)
             memcpy(dst, src, len);
         else
-            cano__batch_write(dst, recs, n, &bp, rsize, max_ts);
+            cano__batch_write(dst, recs, n, &bp, rsize, max_ts, bodies);
         cano__seg_publish(s, len, base + (int64_t)n,
                           (int64_t)cano__ld64(dst + 24), max_ts);
         if (max_ts > p->max_ts)
@@ -554,6 +556,11 @@ int cano__part_append(cano__partition *p, const cano_record *recs, size_t n,
 
 /* ---- syncing ---- */
 
+static int sync_segment_dir(cano__partition *p)
+{
+    return cano__io_fsync_dir(p->dir);
+}
+
 /* Syncs the active segment's unsynced tail once.  The partition lock is
  * held only to take a snapshot and to record the result, never while the
  * disk works, so appends go on meanwhile. */
@@ -570,13 +577,19 @@ static int sync_once(cano__partition *p)
     uint64_t from = s->synced_end, end = atomic_load(&s->end);
     int64_t next = s->next_offset, max_ts = s->max_ts;
     int64_t log_max_ts = s->log_max_ts;
+    bool dir = s->dir_unsynced;
     int rc = cano__seg_pin(s);
     pthread_mutex_unlock(&p->lock);
     if (rc != CANO_OK)
         return rc;
-    rc = cano__io_msync(s->log + from, end - from, s->stem);
+    if (dir)
+        rc = sync_segment_dir(p);
+    if (rc == CANO_OK)
+        rc = cano__io_msync(s->log + from, end - from, s->stem);
     pthread_mutex_lock(&p->lock);
     if (rc == CANO_OK) {
+        if (dir)
+            s->dir_unsynced = false;
         cano__seg_mark_synced(s, end, next, max_ts, log_max_ts);
         if (atomic_load(&p->durable_offset) < end_offset)
             atomic_store(&p->durable_offset, end_offset);
@@ -717,7 +730,7 @@ void cano__cursor_seek(cano__cursor *c, int64_t offset)
     c->in_batch = false;
     c->next = offset;
     c->batches = 0;
-    c->ready_upto = 0;
+    c->ready_upto = c->released_upto = 0;
 }
 
 void cano__cursor_release(cano__cursor *c)
@@ -752,7 +765,7 @@ static int cursor_advance(cano__cursor *c)
         return rc;
     cano__seg_unpin(c->seg);
     c->seg = n;
-    c->ready_upto = 0;
+    c->ready_upto = c->released_upto = 0;
     if (c->next < n->base)
         c->next = n->base;
     c->pos = cano__seg_position(n, c->next);
@@ -769,6 +782,16 @@ static void read_ahead(cano__cursor *c, uint64_t seg_end)
     uint64_t to = CANO__MIN(c->pos + WINDOW, seg_end);
     cano__io_prefetch(c->seg->log + c->pos, (size_t)(to - c->pos));
     c->ready_upto = to;
+    /* And what it read a window ago leaves this process's memory, so a
+     * long read does not grow it (the pages stay in the page cache). */
+    uint64_t behind = c->pos > 2 * (uint64_t)WINDOW
+                    ? (c->pos - WINDOW) & ~(uint64_t)4095 : 0;
+    if (behind > c->released_upto) {
+        uint64_t from = CANO__MAX(c->released_upto, (uint64_t)4096);
+        if (behind > from)
+            cano__io_release(c->seg->log + from, (size_t)(behind - from));
+        c->released_upto = behind;
+    }
 }
 
 /* Loads the batch at the cursor's position; 1 when one holding offsets >=

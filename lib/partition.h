@@ -57,6 +57,7 @@ typedef struct cano__cursor {
     cano__segment   *seg;            /* pinned while set */
     uint64_t  pos;                   /* file position of the next batch */
     uint64_t  ready_upto;            /* read-ahead mapped up to here */
+    uint64_t  released_upto;         /* pages before were released */
     uint32_t  batches;               /* loaded since the last seek */
     int64_t   next;                  /* next offset wanted */
     bool      in_batch;

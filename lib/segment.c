@@ -19,7 +19,8 @@
 
 #define PAGE 4096u
 #define LOG_GROW_MIN (64u << 10)
-#define LOG_GROW_MAX (16u << 20)
+#define LOG_GROW_MAX (8u << 20)
+#define KEEP_BEHIND  (4u << 20)   /* mapped pages kept behind the tail */
 
 enum { F_LOG, F_OIDX, F_TIDX };
 static const char *const suffix[] = { ".log", ".index", ".timeindex" };
@@ -153,9 +154,10 @@ int cano__seg_create(cano__segment *s)
                            s->lim.file_mode, &fd);
     if (rc != CANO_OK)
         return rc;
+    /* No sync here: an empty segment lost in a power cut is no loss (open
+     * repairs a half-created file).  The first sync of its data also syncs
+     * its header page and its directory entry. */
     rc = write_header_fd(s, fd, &h);
-    if (rc == CANO_OK)
-        rc = cano__io_fsync(fd, pathbuf);
     cano__io_close(fd);
     if (rc == CANO_OK)
         rc = cano__seg_create_index(s, F_OIDX, CANO__OIDX_MAGIC);
@@ -168,6 +170,7 @@ int cano__seg_create(cano__segment *s)
     s->meta_known = true;
     s->indexes_checked = true;
     s->synced_end = CANO__SEG_HEADER;
+    s->dir_unsynced = true;
     return CANO_OK;
 }
 
@@ -438,7 +441,7 @@ void cano__seg_unmap(cano__segment *s)
 static void prefault_and_release(cano__segment *s, uint64_t from, uint64_t to)
 {
     cano__io_prefault(s->log + from, (size_t)(to - from));
-    uint64_t keep = LOG_GROW_MAX;
+    uint64_t keep = KEEP_BEHIND;
     uint64_t upto = from > keep ? (from - keep) & ~(uint64_t)(PAGE - 1) : 0;
     if (upto > s->released) {
         cano__io_release(s->log + s->released, (size_t)(upto - s->released));
@@ -535,13 +538,29 @@ void cano__seg_header_update(cano__segment *s, uint32_t state)
     cano__seg_header_encode(s->log, s->base, &h);
 }
 
+int cano__seg_sync_dir(cano__segment *s)
+{
+    if (!s->dir_unsynced)
+        return CANO_OK;
+    char dir[4200];
+    const char *slash = strrchr(s->stem, '/');
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - s->stem), s->stem);
+    int rc = cano__io_fsync_dir(dir);
+    if (rc == CANO_OK)
+        s->dir_unsynced = false;
+    return rc;
+}
+
 int cano__seg_sync(cano__segment *s)
 {
     uint64_t end = atomic_load(&s->end);
     if (s->synced_end >= end)
         return CANO_OK;
-    int rc = cano__io_msync(s->log + s->synced_end, end - s->synced_end,
-                            s->stem);
+    int rc = cano__seg_sync_dir(s);
+    if (rc != CANO_OK)
+        return rc;
+    rc = cano__io_msync(s->log + s->synced_end, end - s->synced_end,
+                        s->stem);
     if (rc != CANO_OK)
         return rc;
     s->synced_end = end;
@@ -604,6 +623,13 @@ int cano__seg_seal(cano__segment *s)
 {
     int rc = finish_files(s, CANO__SEG_SEALED);
     if (rc == CANO_OK) {
+        /* Cold from now on: its pages leave this process (not the cache). */
+        uint64_t end = round_page(atomic_load(&s->end));
+        if (end > s->released)
+            cano__io_release(s->log + s->released, (size_t)(end - s->released));
+        s->released = end;
+        cano__io_release(s->oidx, CANO__MIN(round_page(s->oidx_size), s->oidx_map));
+        cano__io_release(s->tidx, CANO__MIN(round_page(s->tidx_size), s->tidx_map));
         s->sealed = true;
         atomic_store(&s->data_bytes,
                      (int64_t)(atomic_load(&s->end) - CANO__SEG_HEADER));

@@ -53,6 +53,7 @@ typedef struct cano__segment {
     int64_t  last_tidx_ts;
     uint64_t synced_end;        /* end known to be on stable storage */
     uint64_t released;          /* pages below were dropped from the map */
+    bool     dir_unsynced;      /* created: its directory entry not synced */
     _Atomic int64_t data_bytes; /* sealed: bytes of batches, -1 unknown */
 } cano__segment;
 
@@ -111,6 +112,8 @@ uint8_t *cano__seg_tail(cano__segment *s);
 int  cano__seg_index_batch(cano__segment *s, int64_t offset, uint64_t len);
 void cano__seg_publish(cano__segment *s, uint64_t len, int64_t next_offset,
                        int64_t base_ts, int64_t max_ts);
+/* Syncs the directory entry of a new segment (once). */
+int  cano__seg_sync_dir(cano__segment *s);
 /* Syncs [synced_end, end) and records the flush point in the header. */
 int  cano__seg_sync(cano__segment *s);
 /* Records that data up to end (next offset, max timestamp there) is on
