@@ -71,6 +71,7 @@ extern "C" {
 #define CANO_TIMESTAMP_LOG_APPEND_TIME 1   /* always the append time */
 
 #define CANO_OPEN_MUST_EXIST  1u    /* cano_options.flags: do not create */
+#define CANO_READER_DURABLE   1u    /* reader flag: only durable records */
 
 /* ---- Handles ---- */
 typedef struct cano cano_t;               /* a store (one directory) */
@@ -151,6 +152,16 @@ typedef struct cano_topic_config {
     int64_t  min_compaction_lag_ms;  /* default 0 */
     int64_t  max_compaction_lag_ms;  /* -1 = unlimited (default) */
     double   min_cleanable_dirty_ratio; /* 0..1; default 0.5 */
+    const char *retention_groups;    /* NULL or "": off.  Else time and size
+                                        retention keep a segment until these
+                                        consumer groups have committed past
+                                        it: "*" = every group that committed
+                                        on the partition, or comma-separated
+                                        names (a named group that never
+                                        committed holds everything).  Copied */
+    int64_t  retention_groups_max_bytes; /* cap: above this many bytes in the
+                                        partition retention ignores the groups
+                                        (their lag shows it); -1 = none */
 } cano_topic_config;
 
 /** Fills *c with defaults.  size = sizeof *c as the caller compiled it.
@@ -345,6 +356,14 @@ CANO_API int cano_reader_next(cano_reader_t *r, cano_record *out,
 /** Moves the reader to offset (or CANO_OFFSET_EARLIEST / _LATEST).
  *  @return CANO_OK, CANO_EINVAL, CANO_EOFFSET, CANO_ECLOSED. */
 CANO_API int cano_reader_seek(cano_reader_t *r, int64_t offset);
+
+/** Sets reader flags.  CANO_READER_DURABLE: return only records known to
+ *  be on stable storage (below cano_partition_info.durable_offset: Kafka's
+ *  high-watermark idea), so nothing a power loss could take back is ever
+ *  seen; a waiting cano_reader_next then wakes when a sync completes.  By
+ *  default a reader sees every appended record at once.
+ *  @return CANO_OK, CANO_EINVAL (NULL, unknown flag). */
+CANO_API int cano_reader_set_flags(cano_reader_t *r, uint32_t flags);
 
 /** Returns the offset the next cano_reader_next will look at (the record
  *  returned may be later when offsets were compacted away), or CANO_EINVAL

@@ -361,13 +361,25 @@ int64_t cano__offsets_min(struct cano *db, const char *groups,
                           const char *topic, int32_t partition)
 {
     int64_t min = -1;
+    size_t matched = 0;
     pthread_mutex_lock(&db->offsets.lock);
     for (size_t i = 0; i < db->offsets.n; i++) {
         const cano__commit *c = &db->offsets.e[i];
-        if (c->partition == partition && !strcmp(c->topic, topic) &&
-            named(groups, c->group) && (min < 0 || c->offset < min))
+        if (c->partition != partition || strcmp(c->topic, topic) ||
+            !named(groups, c->group))
+            continue;
+        matched++;
+        if (min < 0 || c->offset < min)
             min = c->offset;
     }
     pthread_mutex_unlock(&db->offsets.lock);
+    if (strcmp(groups, "*") != 0) {
+        /* Every named group must have committed, or it holds everything. */
+        size_t names = 1;
+        for (const char *s = groups; *s; s++)
+            names += *s == ',';
+        if (matched < names)
+            return 0;
+    }
     return min;
 }

@@ -598,6 +598,8 @@ static int sync_once(cano__partition *p)
     }
     pthread_mutex_unlock(&p->lock);
     cano__seg_unpin(s);
+    if (rc == CANO_OK)
+        wake_waiters(p);        /* readers limited to durable records */
     return rc;
 }
 
@@ -876,14 +878,16 @@ void cano__part_wake_all(cano__partition *p)
     pthread_mutex_unlock(&p->wait_lock);
 }
 
-int cano__part_wait(cano__partition *p, int64_t offset, int64_t deadline_us,
-                    _Atomic bool *stop1, _Atomic bool *stop2)
+int cano__part_wait(cano__partition *p, int64_t offset, bool durable,
+                    int64_t deadline_us, _Atomic bool *stop1,
+                    _Atomic bool *stop2)
 {
     int rc = CANO_ETIMEDOUT;
+    _Atomic int64_t *mark = durable ? &p->durable_offset : &p->end_offset;
     pthread_mutex_lock(&p->wait_lock);
     atomic_fetch_add(&p->waiters, 1);
     for (;;) {
-        if (atomic_load(&p->end_offset) > offset) {
+        if (atomic_load(mark) > offset) {
             rc = CANO_OK;
             break;
         }

@@ -98,9 +98,11 @@ void cano__cursor_seek(cano__cursor *c, int64_t offset);
 int  cano__cursor_next(cano__cursor *c, int64_t end, cano_record *out);
 void cano__cursor_release(cano__cursor *c);
 
-/* Waits until the end offset passes `offset` or the deadline (monotonic
+/* Waits until the end offset (durable: the durable offset) passes `offset`
+ * or the deadline (monotonic
  * microseconds; < 0 forever) passes. stop is polled after each wakeup. */
-int  cano__part_wait(cano__partition *p, int64_t offset, int64_t deadline_us,
-                     _Atomic bool *stop1, _Atomic bool *stop2);
+int  cano__part_wait(cano__partition *p, int64_t offset, bool durable,
+                     int64_t deadline_us, _Atomic bool *stop1,
+                     _Atomic bool *stop2);
 void cano__part_wake_all(cano__partition *p);
 #endif

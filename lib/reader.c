@@ -11,6 +11,7 @@ struct cano_reader {
     cano__partition  *part;
     cano__cursor      cur;
     _Atomic bool      closed;
+    _Atomic uint32_t  flags;       /* CANO_READER_* */
     _Atomic int       refs;        /* the handle + a call in progress */
 };
 
@@ -130,8 +131,10 @@ static int reader_next(struct cano_reader *r, cano_record *out,
         int rc = reader_usable(r);
         if (rc != CANO_OK)
             return rc;
+        bool durable = atomic_load(&r->flags) & CANO_READER_DURABLE;
         int64_t start = atomic_load(&r->part->start_offset);
-        int64_t end = atomic_load(&r->part->end_offset);
+        int64_t end = atomic_load(durable ? &r->part->durable_offset
+                                          : &r->part->end_offset);
         if (r->cur.next < start)
             return cano__err(CANO_EOFFSET, "position %" PRId64 " is below "
                              "the log start %" PRId64, r->cur.next, start);
@@ -142,7 +145,7 @@ static int reader_next(struct cano_reader *r, cano_record *out,
             return rc;
         if (timeout_ms == 0)
             return CANO_ETIMEDOUT;
-        rc = cano__part_wait(r->part, end, deadline, &r->closed,
+        rc = cano__part_wait(r->part, end, durable, deadline, &r->closed,
                              &r->db->closed);
         if (rc != CANO_OK)
             return rc == CANO_ETIMEDOUT ? rc : reader_usable(r);
@@ -171,6 +174,15 @@ int cano_reader_seek(cano_reader_t *r, int64_t offset)
     if (rc == CANO_OK)
         cano__cursor_seek(&r->cur, offset);
     return rc;
+}
+
+int cano_reader_set_flags(cano_reader_t *r, uint32_t flags)
+{
+    cano__err_clear();
+    if (!r || (flags & ~CANO_READER_DURABLE))
+        return cano__err(CANO_EINVAL, "NULL reader or unknown flags");
+    atomic_store(&r->flags, flags);
+    return CANO_OK;
 }
 
 int64_t cano_reader_position(cano_reader_t *r)

@@ -135,6 +135,31 @@ static size_t expired_by_size(cano__partition *p)
     return k;
 }
 
+/* How many of the first k segments the consumer groups named by
+ * retention_groups have consumed wholly, unless the partition is over the
+ * cap, where retention wins. */
+static size_t released_by_groups(cano__partition *p, size_t k)
+{
+    const cano_topic_config *cfg = &p->topic->cfg;
+    if (!cfg->retention_groups || k == 0)
+        return k;
+    if (cfg->retention_groups_max_bytes >= 0) {
+        int64_t total = 0;
+        for (size_t i = 0; i < p->n_segs; i++)
+            total += cano__part_seg_bytes(p->segs[i]);
+        if (total > cfg->retention_groups_max_bytes)
+            return k;
+    }
+    int64_t min = cano__offsets_min(p->topic->db, cfg->retention_groups,
+                                    p->topic->name, p->id);
+    if (min < 0)
+        return k;                       /* "*" and no group committed */
+    size_t n = 0;
+    while (n < k && p->segs[n + 1]->base <= min)
+        n++;
+    return n;
+}
+
 int cano__retention_run(cano__partition *p, int64_t now)
 {
     if (!(p->topic->cfg.cleanup_policy & CANO_CLEANUP_DELETE))
@@ -144,7 +169,8 @@ int cano__retention_run(cano__partition *p, int64_t now)
     size_t by_time = 0;
     int rc = expired_by_time(p, now, &by_time);
     if (rc == CANO_OK)
-        rc = cano__drop_prefix(p, CANO__MAX(by_time, expired_by_size(p)));
+        rc = cano__drop_prefix(p, released_by_groups(
+                 p, CANO__MAX(by_time, expired_by_size(p))));
     pthread_mutex_unlock(&p->lock);
     pthread_mutex_unlock(&p->maint_lock);
     return rc;

@@ -135,10 +135,11 @@ static int load_topic(struct cano *db, const char *name, bool clean)
 {
     char *dir = join(db->dir, name);
     cano_topic_config cfg;
+    char groups[1025];
     struct cano_topic *t = NULL;
     if (!dir)
         return cano__err(CANO_ENOMEM, "path");
-    int rc = cano__config_read(dir, &cfg);
+    int rc = cano__config_read(dir, &cfg, groups);
     if (rc == CANO_OK)
         rc = cano__topic_new(db, name, dir, &cfg, &t);
     if (rc == CANO_OK)

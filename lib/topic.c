@@ -59,6 +59,8 @@ int cano_topic_config_init(cano_topic_config *c, size_t size)
     c->min_compaction_lag_ms = 0;
     c->max_compaction_lag_ms = -1;
     c->min_cleanable_dirty_ratio = 0.5;
+    c->retention_groups = NULL;
+    c->retention_groups_max_bytes = -1;
     return CANO_OK;
 }
 
@@ -72,6 +74,20 @@ static bool tail_is_zero(const void *p, size_t from, size_t to)
 }
 
 #define BAD(field) cano__err(CANO_EINVAL, "topic config: bad " #field)
+#define GROUPS_MAX 1024
+
+/* A group list is stored on one line of topic.conf: printable characters,
+ * at most GROUPS_MAX of them. */
+static bool groups_list_ok(const char *g)
+{
+    size_t n = strnlen(g, GROUPS_MAX + 1);
+    if (n > GROUPS_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)g[i] < 0x20 || g[i] == 0x7f)
+            return false;
+    return true;
+}
 
 int cano__config_import(cano_topic_config *d, const cano_topic_config *src)
 {
@@ -136,6 +152,10 @@ int cano__config_import(cano_topic_config *d, const cano_topic_config *src)
     if (!(d->min_cleanable_dirty_ratio >= 0.0 &&
           d->min_cleanable_dirty_ratio <= 1.0))
         return BAD(min_cleanable_dirty_ratio);
+    if (d->retention_groups && !groups_list_ok(d->retention_groups))
+        return BAD(retention_groups);
+    if (d->retention_groups_max_bytes < -1)
+        return BAD(retention_groups_max_bytes);
     return CANO_OK;
 }
 
@@ -183,7 +203,8 @@ static size_t config_format(const cano_topic_config *c, char *buf, size_t cap)
         "retention_ms=%" PRId64 "\nretention_bytes=%" PRId64 "\n"
         "delete_retention_ms=%" PRId64 "\nmin_compaction_lag_ms=%" PRId64 "\n"
         "max_compaction_lag_ms=%" PRId64 "\n"
-        "min_cleanable_dirty_ratio=%s\n",
+        "min_cleanable_dirty_ratio=%s\n"
+        "retention_groups=%s\nretention_groups_max_bytes=%" PRId64 "\n",
         c->partitions, c->segment_bytes, c->segment_ms,
         c->index_interval_bytes, c->max_record_bytes, c->max_batch_bytes,
         c->compression == CANO_COMPRESSION_ZLIB ? "zlib" : "none",
@@ -192,7 +213,9 @@ static size_t config_format(const cano_topic_config *c, char *buf, size_t cap)
             ? "log-append-time" : "create-time",
         sync_names[c->sync_mode], cleanup_names[c->cleanup_policy],
         c->retention_ms, c->retention_bytes, c->delete_retention_ms,
-        c->min_compaction_lag_ms, c->max_compaction_lag_ms, ratio);
+        c->min_compaction_lag_ms, c->max_compaction_lag_ms, ratio,
+        c->retention_groups ? c->retention_groups : "",
+        c->retention_groups_max_bytes);
     n += snprintf(buf + n, cap - (size_t)n, "checksum=%016" PRIx64 "\n",
                   (uint64_t)XXH3_64bits(buf, (size_t)n));
     return (size_t)n;
@@ -237,9 +260,18 @@ static bool parse_name(const char *s, const char *const *names, int n,
 static const char *const ts_names[] = { "create-time", "log-append-time" };
 static const char *const codec_names[] = { "none", "zlib" };
 
-/* Sets one key; false for an unknown key or a bad value. */
-static bool config_set(cano_topic_config *c, const char *k, const char *v)
+/* Sets one key; false for an unknown key or a bad value.  groups: where
+ * the retention_groups string is copied (GROUPS_MAX + 1 bytes). */
+static bool config_set(cano_topic_config *c, const char *k, const char *v,
+                       char *groups)
 {
+    if (!strcmp(k, "retention_groups")) {
+        if (strlen(v) > GROUPS_MAX)
+            return false;
+        strcpy(groups, v);
+        c->retention_groups = *groups ? groups : NULL;
+        return true;
+    }
     int64_t x = 0;
     struct { const char *key; int64_t *field; } i64s[] = {
         { "segment_bytes", &c->segment_bytes },
@@ -252,6 +284,7 @@ static bool config_set(cano_topic_config *c, const char *k, const char *v)
         { "delete_retention_ms", &c->delete_retention_ms },
         { "min_compaction_lag_ms", &c->min_compaction_lag_ms },
         { "max_compaction_lag_ms", &c->max_compaction_lag_ms },
+        { "retention_groups_max_bytes", &c->retention_groups_max_bytes },
     };
     for (size_t i = 0; i < sizeof i64s / sizeof *i64s; i++)
         if (!strcmp(k, i64s[i].key))
@@ -283,12 +316,13 @@ static bool config_set(cano_topic_config *c, const char *k, const char *v)
     return ok;
 }
 
-int cano__config_parse(const char *text, size_t len, cano_topic_config *cfg)
+int cano__config_parse(const char *text, size_t len, cano_topic_config *cfg,
+                       char *groups)
 {
     cano_topic_config c;
     cano_topic_config_init(&c, sizeof c);
     const char *sum = NULL;
-    char line[256];
+    char line[GROUPS_MAX + 64];
     size_t pos = 0;
     int keys = 0;
     while (pos < len) {
@@ -311,12 +345,12 @@ int cano__config_parse(const char *text, size_t len, cano_topic_config *cfg)
                 return cano__err(CANO_ECORRUPT, "topic config: checksum");
             break;
         }
-        if (!config_set(&c, line, eq + 1))
+        if (!config_set(&c, line, eq + 1, groups))
             return cano__err(CANO_ECORRUPT, "topic config: bad %s", line);
         keys++;
         pos += ll + 1;
     }
-    if (!sum || keys != 18)
+    if (!sum || keys != 20)
         return cano__err(CANO_ECORRUPT, "topic config: incomplete");
     int rc = cano__config_import(cfg, &c);
     return rc == CANO_OK ? CANO_OK
@@ -324,7 +358,7 @@ int cano__config_parse(const char *text, size_t len, cano_topic_config *cfg)
                                      cano_last_errmsg());
 }
 
-int cano__config_read(const char *dir, cano_topic_config *cfg)
+int cano__config_read(const char *dir, cano_topic_config *cfg, char *groups)
 {
     char path[4200], *text;
     size_t len;
@@ -334,7 +368,7 @@ int cano__config_read(const char *dir, cano_topic_config *cfg)
         return cano__err(CANO_ECORRUPT, "%s is missing", path);
     if (rc != CANO_OK)
         return rc;
-    rc = cano__config_parse(text, len, cfg);
+    rc = cano__config_parse(text, len, cfg, groups);
     cano__free(text);
     return rc;
 }
@@ -349,6 +383,13 @@ int cano__topic_new(struct cano *db, const char *name, const char *dir,
         return cano__err(CANO_ENOMEM, "topic");
     t->db = db;
     t->cfg = *cfg;
+    t->cfg.retention_groups = NULL;
+    if (cfg->retention_groups && *cfg->retention_groups &&
+        !(t->cfg.retention_groups = t->groups =
+          cano__strdup(cfg->retention_groups))) {
+        cano__free(t);
+        return cano__err(CANO_ENOMEM, "topic");
+    }
     t->sync_mode = cfg->sync_mode ? cfg->sync_mode : db->opts.sync_mode;
     t->name = cano__strdup(name);
     t->dir = cano__strdup(dir);
@@ -381,6 +422,7 @@ void cano__topic_free(struct cano_topic *t)
     for (int32_t i = 0; t->parts && i < t->cfg.partitions; i++)
         cano__part_free(t->parts[i]);
     cano__free(t->parts);
+    cano__free(t->groups);
     cano__free(t->name);
     cano__free(t->dir);
     cano__free(t);
