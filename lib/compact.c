@@ -175,6 +175,7 @@ typedef struct cleaner {
     int64_t   now;
     keymap    map;
     int64_t   first_dirty, map_end, clean_end;
+    bool      map_full;       /* the pass stopped because the map filled */
     cano__segment **segs;     /* pinned sealed segments */
     size_t    n_segs;
     size_t    n_rewrite;      /* segs[0 .. n_rewrite) are rewritten */
@@ -247,6 +248,7 @@ static int build_map(cleaner *c)
 {
     int64_t lag = c->p->topic->cfg.min_compaction_lag_ms;
     c->map_end = c->first_dirty;
+    c->map_full = false;
     keymap_clear(&c->map);
     for (size_t i = 0; i < c->n_segs; i++) {
         cano__segment *s = c->segs[i];
@@ -262,18 +264,24 @@ static int build_map(cleaner *c)
             if (last < c->first_dirty)
                 continue;
             bool started = c->map.used > 0;
-            if (started && c->map.used + w.b.count > c->map.limit)
-                return CANO_OK;              /* full: the next pass goes on */
+            if (started && c->map.used + w.b.count > c->map.limit) {
+                c->map_full = true;          /* the next pass goes on */
+                return CANO_OK;
+            }
             cano__rec_iter it;
             cano_record r;
             rc = cano__rec_iter_init(&it, w.p, &w.b, &c->scratch,
                                      &c->scratch_cap);
-            while (rc == CANO_OK &&
-                   (rc = cano__rec_next(&it, &r, &c->hdrs, &c->hdr_cap)) == 1) {
+            if (rc != CANO_OK)
+                return rc;
+            while ((rc = cano__rec_next(&it, &r, &c->hdrs, &c->hdr_cap)) == 1) {
                 if (r.offset < c->first_dirty || !r.key)
                     continue;
-                if (!keymap_put(&c->map, key_hash(r.key, r.key_len), r.offset))
+                if (!keymap_put(&c->map, key_hash(r.key, r.key_len),
+                                r.offset)) {
+                    c->map_full = true;
                     return CANO_OK;
+                }
                 c->map_end = r.offset + 1;
             }
             if (rc < 0)
@@ -414,8 +422,9 @@ static int clean_batch(cleaner *c, const walk *w)
     size_t n = 0, hdr_used = 0;
     bool need_horizon = false, any_tomb = false;
     int rc = cano__rec_iter_init(&it, w->p, b, &c->scratch, &c->scratch_cap);
-    while (rc == CANO_OK &&
-           (rc = cano__rec_next(&it, &r, &c->hdrs, &c->hdr_cap)) == 1) {
+    if (rc != CANO_OK)
+        return rc;
+    while ((rc = cano__rec_next(&it, &r, &c->hdrs, &c->hdr_cap)) == 1) {
         bool tomb;
         if (!keep_record(c, &r, b, &tomb))
             continue;
@@ -706,9 +715,8 @@ static int pass(cleaner *c, bool *more)
     drop_outputs(c);
     if (rc == CANO_OK && c->map_end > c->first_dirty)
         rc = checkpoint_write(c->p, c->map_end);
-    *more = rc == CANO_OK && c->map_end > c->first_dirty &&
-            c->map_end < c->clean_end &&
-            c->map.used >= c->map.limit / 2;
+    *more = rc == CANO_OK && c->map_full && c->map_end > c->first_dirty &&
+            c->map_end < c->clean_end;
     return rc;
 }
 
