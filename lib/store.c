@@ -537,6 +537,20 @@ int cano_recovery_report(cano_t *db, cano_recovery_fn fn, void *payload)
 
 /* ---- topics ---- */
 
+/* Each partition starts with an empty segment at offset 0, as in Kafka, so
+ * the first append to a partition does not create files.  (A partition
+ * without one, after a crash, gets it at its first append.) */
+static int first_segment(struct cano *db, const char *dir)
+{
+    cano__seg_limits lim = { 0, 0, db->opts.file_mode };
+    cano__segment *s = NULL;
+    int rc = cano__seg_new(dir, 0, &lim, &db->cache, &s);
+    if (rc == CANO_OK)
+        rc = cano__seg_create(s);
+    cano__seg_free(s);
+    return rc;
+}
+
 static int make_topic_dir(struct cano *db, const char *tmp,
                           const cano_topic_config *cfg)
 {
@@ -550,6 +564,8 @@ static int make_topic_dir(struct cano *db, const char *tmp,
         char path[4200];
         snprintf(path, sizeof path, "%s/%" PRId32, tmp, p);
         rc = cano__io_mkdir(path, db->opts.dir_mode);
+        if (rc == CANO_OK)
+            rc = first_segment(db, path);
     }
     if (rc == CANO_OK)
         rc = cano__config_write(tmp, cfg, db->opts.file_mode);
