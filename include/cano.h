@@ -189,7 +189,7 @@ CANO_API int cano_open(const char *dir, const cano_options *opts, cano_t **out);
 CANO_API int cano_close(cano_t *db);
 
 /** Makes everything appended so far durable (a flush point).
- *  @return CANO_OK, CANO_EINVAL, CANO_EIO, CANO_EFATAL. */
+ *  @return CANO_OK, CANO_EINVAL, CANO_EIO, CANO_ENOSPC, CANO_EFATAL. */
 CANO_API int cano_sync(cano_t *db);
 
 /* ---- Recovery report ---- */
@@ -292,8 +292,9 @@ CANO_API int32_t cano_partition_for_key(cano_topic_t *t, const void *key,
  *          deleted), CANO_ETOOBIG, CANO_ENOSPC, CANO_ENOMEM: nothing was
  *          written.  CANO_EIO: the write or, with CANO_SYNC_ALWAYS, the sync
  *          failed; in the second case the record is in the log but not known
- *          to be durable, and the store refuses further writes with
- *          CANO_EFATAL until it is reopened. */
+ *          to be durable (the thread that ran the sync gets CANO_EIO or
+ *          CANO_ENOSPC, appenders that waited for it CANO_EFATAL), and the
+ *          store refuses further writes with CANO_EFATAL until reopened. */
 CANO_API int cano_append(cano_topic_t *t, int32_t partition,
                          const cano_record *rec, int32_t *partition_out,
                          int64_t *offset_out);
@@ -349,6 +350,7 @@ CANO_API int cano_reader_open(cano_topic_t *t, int32_t partition,
  *  appends from other threads.
  *  @return CANO_OK; CANO_ETIMEDOUT (none yet), CANO_EOFFSET (the position fell
  *          below the log start), CANO_ECLOSED (store or reader closed),
+ *          CANO_ENOTFOUND (topic deleted),
  *          CANO_ECORRUPT, CANO_EIO, CANO_EINVAL, CANO_ENOMEM. */
 CANO_API int cano_reader_next(cano_reader_t *r, cano_record *out,
                               int timeout_ms);

@@ -1000,7 +1000,7 @@ static int load_producers(cano__partition *p, bool clean)
     if (rc != CANO_OK)
         return rc;
     int64_t end = atomic_load(&p->end_offset);
-    int64_t from = upto >= 0 ? upto
+    int64_t from = upto >= 0 ? upto : upto == -2 ? 0
                  : clean || !p->n_segs ? end : p->segs[p->n_segs - 1]->base;
     from = CANO__MAX(from, atomic_load(&p->start_offset));
     cano__segment *s = NULL;

@@ -117,7 +117,8 @@ int cano__producers_load(cano__producers *ps, const char *dir,
         return rc;
     long long upto;
     int used = 0;
-    /* A damaged snapshot is ignored: the caller replays more instead. */
+    /* A damaged snapshot is reported (-2), and the caller replays the whole
+ * log instead. */
     if (sscanf(text, "cano-producers=1\n%lld\n%n", &upto, &used) == 1 &&
         used > 0) {
         const char *s = text + used;
@@ -133,6 +134,8 @@ int cano__producers_load(cano__producers *ps, const char *dir,
         if (rc == CANO_OK)
             *upto_out = upto;
     }
+    if (rc == CANO_OK && *upto_out < 0)
+        *upto_out = -2;          /* damaged: the caller replays it all */
     cano__free(text);
     return rc;
 }

@@ -35,7 +35,8 @@ void cano__producers_free(cano__producers *ps);
 /* Snapshot file <dir>/producer-state, valid up to end_offset. */
 int  cano__producers_save(const cano__producers *ps, const char *dir,
                           int64_t end_offset, uint32_t file_mode);
-/* Loads the snapshot; *upto_out = the offset it is valid up to (-1: none). */
+/* Loads the snapshot; *upto_out = the offset it is valid up to, -1 when
+ * there is none, -2 when it is damaged (replay the whole log). */
 int  cano__producers_load(cano__producers *ps, const char *dir,
                           int64_t *upto_out);
 #endif

@@ -491,6 +491,8 @@ int cano_delete_records(cano_topic_t *t, int32_t partition,
     int rc = cano__topic_partition(t, partition, &p);
     if (rc == CANO_OK && before_offset < 0)
         rc = cano__err(CANO_EINVAL, "negative offset");
+    if (rc == CANO_OK && !strncmp(t->name, "__", 2))
+        rc = cano__err(CANO_EINVAL, "topic %s is internal", t->name);
     return rc == CANO_OK ? cano__delete_records(p, before_offset) : rc;
 }
 

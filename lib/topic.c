@@ -86,6 +86,21 @@ static bool groups_list_ok(const char *g)
     for (size_t i = 0; i < n; i++)
         if ((unsigned char)g[i] < 0x20 || g[i] == 0x7f)
             return false;
+    /* Every name must be there to be satisfied: no empty or repeated one. */
+    for (const char *a = g; *a; ) {
+        size_t la = strcspn(a, ",");
+        if (la == 0)
+            return false;
+        for (const char *b = a + la + (a[la] ? 1 : 0); *b; ) {
+            size_t lb = strcspn(b, ",");
+            if (lb == la && !strncmp(a, b, la))
+                return false;
+            b += lb + (b[lb] ? 1 : 0);
+        }
+        a += la;
+        if (*a == ',' && !*++a)
+            return false;                    /* trailing comma */
+    }
     return true;
 }
 
@@ -325,6 +340,7 @@ int cano__config_parse(const char *text, size_t len, cano_topic_config *cfg,
     char line[GROUPS_MAX + 64];
     size_t pos = 0;
     int keys = 0;
+    char seen[21][32];
     while (pos < len) {
         const char *nl = memchr(text + pos, '\n', len - pos);
         size_t ll = nl ? (size_t)(nl - (text + pos)) : len - pos;
@@ -345,8 +361,15 @@ int cano__config_parse(const char *text, size_t len, cano_topic_config *cfg,
                 return cano__err(CANO_ECORRUPT, "topic config: checksum");
             break;
         }
-        if (!config_set(&c, line, eq + 1, groups))
+        for (int k = 0; k < keys && k < 21; k++)
+            if (!strcmp(seen[k], line))
+                return cano__err(CANO_ECORRUPT, "topic config: %s twice",
+                                 line);
+        if (!config_set(&c, line, eq + 1, groups) || keys >= 21)
             return cano__err(CANO_ECORRUPT, "topic config: bad %s", line);
+        /* Keys are short (config_set knows them all); keep 31 bytes. */
+        memcpy(seen[keys], line, CANO__MIN(strlen(line) + 1, sizeof seen[keys]));
+        seen[keys][sizeof seen[keys] - 1] = '\0';
         keys++;
         pos += ll + 1;
     }
