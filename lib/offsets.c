@@ -143,6 +143,80 @@ static bool decode_key(const uint8_t *k, size_t len, char *group, char *topic,
     return !memchr(group, '\0', gl) && !memchr(topic, '\0', tl);
 }
 
+/* ---- forgetting a topic ---- */
+
+static int offsets_topic(struct cano *db, bool create, struct cano_topic **out);
+
+/* Appends a tombstone for each commit of topic (gathered by the caller) so
+ * that a topic created later under the same name does not inherit them. */
+static int write_tombstones(struct cano *db, struct cano_topic *ot,
+                            cano__commit *gone, size_t n)
+{
+    int rc = CANO_OK;
+    for (size_t i = 0; rc == CANO_OK && i < n; i++) {
+        uint8_t key[9 + 2 * MAX_NAME];
+        cano_record r;
+        memset(&r, 0, sizeof r);
+        r.key = key;
+        r.key_len = encode_key(key, gone[i].group, gone[i].topic,
+                               gone[i].partition);
+        int64_t at;
+        rc = cano__part_append(ot->parts[0], &r, 1, NULL, &at);
+        if (rc == CANO_OK) {
+            pthread_mutex_lock(&db->offsets.lock);
+            rc = apply(&db->offsets, gone[i].group, gone[i].topic,
+                       gone[i].partition, -1, at);
+            pthread_mutex_unlock(&db->offsets.lock);
+        }
+    }
+    return rc;
+}
+
+int cano__offsets_forget(struct cano *db, const char *topic_or_null)
+{
+    struct cano_topic *ot;
+    int rc = offsets_topic(db, false, &ot);
+    if (rc == CANO_ENOTFOUND) {
+        cano__err_clear();
+        return CANO_OK;
+    }
+    if (rc != CANO_OK)
+        return rc;
+    /* Copies of the commits to drop: those of topic, or (NULL) of every
+     * topic that no longer exists. */
+    pthread_mutex_lock(&db->offsets.lock);
+    cano__commit *gone = cano__calloc(db->offsets.n + 1, sizeof *gone);
+    size_t n = 0;
+    for (size_t i = 0; gone && i < db->offsets.n; i++) {
+        const cano__commit *c = &db->offsets.e[i];
+        cano_topic_t *t;
+        bool drop = topic_or_null ? !strcmp(c->topic, topic_or_null)
+                                  : cano_topic_open(db, c->topic, &t) != CANO_OK;
+        if (drop)
+            gone[n++] = *c;        /* names stay owned by the table */
+    }
+    pthread_mutex_unlock(&db->offsets.lock);
+    if (!gone)
+        return cano__err(CANO_ENOMEM, "commit table");
+    /* The table entries are only removed by write_tombstones (apply), so
+     * the borrowed names stay valid: copy them first. */
+    for (size_t i = 0; i < n; i++) {
+        gone[i].group = cano__strdup(gone[i].group);
+        gone[i].topic = cano__strdup(gone[i].topic);
+        if (!gone[i].group || !gone[i].topic)
+            rc = cano__err(CANO_ENOMEM, "commit table");
+    }
+    if (rc == CANO_OK)
+        rc = write_tombstones(db, ot, gone, n);
+    for (size_t i = 0; i < n; i++) {
+        cano__free(gone[i].group);
+        cano__free(gone[i].topic);
+    }
+    cano__free(gone);
+    cano__err_clear();
+    return rc;
+}
+
 /* ---- loading ---- */
 
 static int offsets_topic(struct cano *db, bool create, struct cano_topic **out)
@@ -189,7 +263,11 @@ int cano__offsets_load(struct cano *db)
     }
     pthread_mutex_unlock(&db->offsets.lock);
     cano__cursor_release(&c);
-    return rc < 0 ? rc : CANO_OK;
+    if (rc < 0)
+        return rc;
+    /* Commits of topics deleted before a crash could write their
+     * tombstones are dropped now. */
+    return cano__offsets_forget(db, NULL);
 }
 
 /* ---- API ---- */

@@ -25,6 +25,9 @@ void cano__offsets_init(cano__offsets *o);
 void cano__offsets_free(cano__offsets *o);
 /* Rebuilds the in-memory positions from the offsets topic, if it exists. */
 int  cano__offsets_load(struct cano *db);
+/* Drops (with tombstones in the offsets topic) the commits of a topic, or
+ * with NULL those of every topic that does not exist. */
+int  cano__offsets_forget(struct cano *db, const char *topic_or_null);
 /* The smallest offset committed for topic/partition by the groups named in
  * `groups` ("*" = every group, else comma-separated names); -1 when none. */
 int64_t cano__offsets_min(struct cano *db, const char *groups,

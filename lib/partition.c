@@ -891,8 +891,9 @@ int cano__part_wait(cano__partition *p, int64_t offset, bool durable,
             rc = CANO_OK;
             break;
         }
-        if (atomic_load(stop1) || atomic_load(stop2)) {
-            rc = CANO_ECLOSED;
+        if (atomic_load(stop1) || atomic_load(stop2) ||
+            atomic_load(&p->topic->deleted)) {
+            rc = CANO_ECLOSED;           /* the caller tells which */
             break;
         }
         if (deadline_us < 0) {
@@ -1002,7 +1003,9 @@ static int load_producers(cano__partition *p, bool clean)
     int64_t end = atomic_load(&p->end_offset);
     int64_t from = upto >= 0 ? upto : upto == -2 ? 0
                  : clean || !p->n_segs ? end : p->segs[p->n_segs - 1]->base;
-    from = CANO__MAX(from, atomic_load(&p->start_offset));
+    /* Not clamped to the log start: batches below it that are still in a
+     * segment count too (delete-records can move the start into the active
+     * segment). */
     cano__segment *s = NULL;
     if (from < end)
         rc = pin_segment(p, from, NULL, &s);

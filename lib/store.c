@@ -712,6 +712,10 @@ int cano_topic_delete(cano_t *db, const char *name)
     }
     pthread_mutex_unlock(&db->lock);
     cano__free(del);
+    /* Its consumer group commits go too: a topic created later under the
+     * same name starts with none. */
+    if (rc == CANO_OK)
+        rc = cano__offsets_forget(db, name);
     return rc;
 }
 

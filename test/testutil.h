@@ -203,4 +203,6 @@ const tu_report_row *tu_report_find(const tu_report *r, const char *topic,
 Suite *retention_suite(void);
 Suite *compact_suite(void);
 
+Suite *queue_suite(void);
+
 #endif
