@@ -604,23 +604,28 @@ static int sync_once(cano__partition *p)
 }
 
 /* Group commit.  A caller whose records are not durable waits when a sync
- * already in flight started after they were appended (it will cover them);
- * otherwise it starts one itself, up to MAX_SYNCS at a time.  Before
- * starting, it gives appenders that are inside cano_append right now a
- * moment (a fraction of the last sync's duration) to reach this point, so
- * that they ride on the same sync instead of forming the next group. */
-#define MAX_SYNCS 2
+ * in flight started after they were appended (it will cover them);
+ * otherwise it becomes the one syncing.  Before it starts, it gives the
+ * appenders inside cano_append, and as many as the last sync carried (they
+ * are on their way back with their next record), a moment to arrive, so
+ * they ride on this sync instead of forming the next group.  One sync at a
+ * time: overlapping ones were measured to make more, smaller groups. */
+#define MAX_SYNCS 1
 
 static void gather(cano__partition *p)
 {
-    int64_t wait = CANO__MIN(CANO__MAX(p->last_sync_us / 4, 20), 1000);
+    /* Who to wait for: appenders inside cano_append now, and as many as
+     * the last sync carried (they are on their way back with the next
+     * record); never longer than a fraction of the last sync's time. */
+    int target = CANO__MAX(atomic_load(&p->appending), p->last_group);
+    int64_t wait = CANO__MIN(CANO__MAX(p->last_sync_us / 2, 20), 2000);
     int64_t deadline = cano__mono_us() + wait;
-    while (p->waiting < atomic_load(&p->appending) &&
-           cano__mono_us() < deadline) {
+    while (p->waiting < target && cano__mono_us() < deadline) {
         struct timespec ts = { (time_t)(deadline / 1000000),
                                (long)(deadline % 1000000) * 1000 };
         pthread_cond_timedwait(&p->sync_cond, &p->sync_lock, &ts);
     }
+    p->last_group = p->waiting;
 }
 
 int cano__part_wait_durable(cano__partition *p, int64_t offset)
@@ -633,8 +638,8 @@ int cano__part_wait_durable(cano__partition *p, int64_t offset)
         if (atomic_load(&p->topic->db->fatal)) {
             rc = cano__err(CANO_EFATAL, "an earlier sync failed; reopen");
         } else if (p->sync_started_upto < offset && p->syncs < MAX_SYNCS) {
+            p->syncs++;              /* claimed before gather lets go of the lock */
             gather(p);
-            p->syncs++;
             p->sync_started_upto = atomic_load(&p->end_offset);
             pthread_mutex_unlock(&p->sync_lock);
             int64_t t0 = cano__mono_us();

@@ -39,6 +39,7 @@ typedef struct cano__partition {
     int64_t         sync_started_upto; /* end offset when the last began */
     int             waiting;           /* callers in cano__part_wait_durable */
     int64_t         last_sync_us;
+    int             last_group;        /* waiters the last sync carried */
     _Atomic int     appending;         /* durable appends in progress */
 
     /* Tailing readers wait here; appenders signal only when someone waits. */
