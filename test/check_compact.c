@@ -33,6 +33,14 @@ static void setup(void)
     tu_path(store, "%s/store", dir);
 }
 
+/* On a RAM file system when there is one: the crash loops reopen and
+ * fsync a store hundreds of times. */
+static void setup_fast(void)
+{
+    ck_assert_int_eq(tu_mkdtemp_fast(dir, sizeof dir), 0);
+    tu_path(store, "%s/store", dir);
+}
+
 static void teardown(void)
 {
     tu_rmtree(dir);
@@ -1339,7 +1347,6 @@ START_TEST(test_compact_crash_at_every_step)
     tu_rmtree(work);
 
     long n;
-    int faulted_ok = 0;
     for (n = 1; n <= total + 1; n++) {
         ck_assert_int_eq(tu_copytree(pristine, work), 0);
         memset(shm, 0, sizeof *shm);
@@ -1350,8 +1357,6 @@ START_TEST(test_compact_crash_at_every_step)
         if (!hit)
             ck_assert_msg(shm->rc == CANO_OK, "step %ld: rc %d without a "
                           "fault", n, shm->rc);
-        else if (shm->rc == CANO_OK)
-            faulted_ok++;
 
         cano_t *db = open_map(work, map);
         cano_topic_t *t = tu_topic(db, "c");
@@ -1394,7 +1399,6 @@ START_TEST(test_compact_crash_at_every_step)
             break;
     }
     ck_assert_int_eq(n, total + 1);
-    (void)faulted_ok;
     munmap(shm, sizeof *shm);
     tu_recs_free(&old_recs);
     tu_recs_free(&new_recs);
@@ -1700,7 +1704,7 @@ Suite *compact_suite(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("keymap");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, setup_fast, teardown);
     tcase_set_timeout(tc, 600);
     tcase_add_loop_test(tc, test_compact_tiny_map_matches_big_map, 0, 6);
     suite_add_tcase(s, tc);
@@ -1712,7 +1716,7 @@ Suite *compact_suite(void)
     suite_add_tcase(s, tc);
 
     tc = tcase_create("crash");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, setup_fast, teardown);
     tcase_set_timeout(tc, 600);
     tcase_add_loop_test(tc, test_compact_crash_at_every_step, 0, 3);
     suite_add_tcase(s, tc);

@@ -205,4 +205,13 @@ Suite *compact_suite(void);
 
 Suite *queue_suite(void);
 
+/* ---- Fault, crash and bad-input suites (appended) ---- */
+Suite *faults_suite(void);
+Suite *badinput_suite(void);
+
+/** Like tu_mkdtemp, but on a RAM file system (/dev/shm) when there is one,
+ *  where fsync costs nothing: for loops that reopen a store thousands of
+ *  times.  Falls back to /tmp.  @return 0, or -1 (errno set). */
+int tu_mkdtemp_fast(char *buf, size_t n);
+
 #endif
