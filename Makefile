@@ -79,7 +79,10 @@ check-asan: deps
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./build/asan/test/check_cano
 check-tsan: deps
 	$(MAKE) B=build/tsan CC=clang CFLAGS="$(SAN_FLAGS) -fsanitize=thread" LDFLAGS="-fsanitize=thread" build/tsan/test/check_cano
-	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" CK_RUN_SUITE=threads ./build/tsan/test/check_cano
+	for c in threads:concurrency queue:group_commit queue:tailing compact:concurrent; do \
+	  echo "== TSan $$c"; \
+	  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" CK_RUN_SUITE=$${c%%:*} \
+	    CK_RUN_CASE=$${c#*:} ./build/tsan/test/check_cano || exit 1; done
 
 # The public header must compile alone as C99 and as C++.
 headertest: | $(B)/test

@@ -5,9 +5,15 @@
  * is unmapped.  That approximates least-recently-used without touching a
  * shared list on every read.  Pinning is lock-free when the segment is
  * already mapped: the pinner raises `pins` then checks `mapped`; the evictor
- * clears `mapped` then checks `pins`.  With sequentially consistent atomics
- * one of the two always sees the other, so a pinned segment is never
- * unmapped and an unmapping one is never used. */
+ * clears `mapped` then checks that only the owner's reference is left.
+ * With sequentially consistent atomics one of the two always sees the
+ * other, so a pinned segment is never unmapped and an unmapping one is
+ * never used.
+ *
+ * `pins` is also the segment's reference count: its owner (the partition's
+ * list) holds one from cano__seg_new on, each user one more; whoever drops
+ * the last frees it, so a segment removed by retention or compaction lives
+ * exactly as long as its last reader needs it. */
 #include "io.h"
 #include "mapcache.h"
 
@@ -65,7 +71,7 @@ static void ring_remove(cano__mapcache *c, cano__segment *s)
 static bool try_evict(cano__mapcache *c, cano__segment *s)
 {
     atomic_store(&s->mapped, false);
-    if (atomic_load(&s->pins) != 0) {
+    if (atomic_load(&s->pins) != 1) {
         atomic_store(&s->mapped, true);
         return false;
     }
@@ -118,24 +124,15 @@ int cano__seg_pin(cano__segment *s)
     return rc;
 }
 
-static void release(cano__segment *s)
-{
-    if (atomic_exchange(&s->freeing, true))
-        return;
-    cano__seg_destroy(s);
-}
-
 void cano__seg_unpin(cano__segment *s)
 {
-    if (atomic_fetch_sub(&s->pins, 1) == 1 && atomic_load(&s->removed))
-        release(s);
+    if (atomic_fetch_sub(&s->pins, 1) == 1)
+        cano__seg_destroy(s);
 }
 
 void cano__seg_discard(cano__segment *s)
 {
-    atomic_store(&s->removed, true);
-    if (atomic_load(&s->pins) == 0)
-        release(s);
+    cano__seg_unpin(s);        /* the owner's reference */
 }
 
 void cano__seg_destroy(cano__segment *s)

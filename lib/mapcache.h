@@ -15,9 +15,10 @@ void cano__cache_destroy(cano__mapcache *c);
 /* Makes s mapped and keeps it so until the matching unpin. */
 int  cano__seg_pin(cano__segment *s);
 void cano__seg_unpin(cano__segment *s);
-/* Drops s from its partition for good: it is freed once nobody pins it. */
+/* Drops the owner's reference (the segment left its partition): it is
+ * freed once the last user unpins it. */
 void cano__seg_discard(cano__segment *s);
-/* Unmaps and frees s now (store close: nothing may pin it any more). */
+/* Unmaps and frees s (its last reference is gone). */
 void cano__seg_destroy(cano__segment *s);
 int  cano__cache_files(cano__mapcache *c);
 #endif

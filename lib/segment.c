@@ -90,6 +90,7 @@ int cano__seg_new(const char *dir, int64_t base, const cano__seg_limits *lim,
     s->last_tidx_ts = INT64_MIN;
     atomic_init(&s->end, CANO__SEG_HEADER);
     atomic_init(&s->data_bytes, -1);
+    atomic_init(&s->pins, 1);          /* the owner's reference */
     *out = s;
     return CANO_OK;
 }

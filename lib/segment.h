@@ -26,11 +26,9 @@ typedef struct cano__segment {
 
     /* Mapping, managed by mapcache.c: a segment in use is pinned, and only
      * unpinned segments are unmapped when too many files are open. */
-    _Atomic int  pins;
+    _Atomic int  pins;          /* references: the owner's (1) + users' */
     _Atomic bool mapped;
     _Atomic bool recent;        /* clock bit for approximate LRU */
-    _Atomic bool removed;       /* no longer in its partition: free at 0 pins */
-    _Atomic bool freeing;
     struct cano__segment *lru_prev, *lru_next;
     uint8_t *log, *oidx, *tidx;
     size_t   log_map, oidx_map, tidx_map;
