@@ -465,8 +465,13 @@ int cano__rec_next(cano__rec_iter *it, cano_record *out, cano_header **hdrs,
     out->headers = nh ? *hdrs : NULL;
     out->header_count = (size_t)nh;
     out->offset = offset;
-    out->timestamp = (it->b->attrs & CANO__ATTR_APPEND_TS)
-        ? it->b->max_ts : it->b->base_ts + ts_delta;
+    int64_t ts = it->b->max_ts;
+    /* Record timestamps are >= 0 (as appends require), so the cleaner's
+     * differences between them cannot overflow either. */
+    if (!(it->b->attrs & CANO__ATTR_APPEND_TS) &&
+        (__builtin_add_overflow(it->b->base_ts, ts_delta, &ts) || ts < 0))
+        return bad_record(it);
+    out->timestamp = ts;
     it->prev_offset = offset;
     it->p = end;
     it->left--;

@@ -270,6 +270,14 @@ int cano__part_load(cano__partition *p, bool clean)
     cano__segment *last = active(p);
     if (last) {
         rc = clean ? cano__seg_load_clean(last) : CANO_ECORRUPT;
+        if (rc == CANO_OK) {
+            /* Its indexes are checked when it is first mapped, and a
+             * damaged one means a full recovery that may cut the log: do
+             * it now, before the end offset is taken from the segment. */
+            rc = cano__seg_pin(last);
+            if (rc == CANO_OK)
+                cano__seg_unpin(last);
+        }
         if (rc == CANO_ECORRUPT)
             rc = recover_active(p, last, clean);
         if (rc != CANO_OK)
@@ -473,6 +481,8 @@ static int append_locked(cano__partition *p, const cano_record *recs, size_t n,
             return rc;
     }
     int64_t base = atomic_load(&p->end_offset);
+    if ((uint64_t)n > (uint64_t)(INT64_MAX - base))
+        return cano__err(CANO_EOFFSET, "offsets exhausted at %" PRId64, base);
     cano__batch_params bp = {
         base, CANO__MAX(cano__now_ms(), p->max_ts),
         cfg->timestamp_type == CANO_TIMESTAMP_LOG_APPEND_TIME,
@@ -812,12 +822,16 @@ static int cursor_load_batch(cano__cursor *c, int64_t end)
     /* Batches wholly below the wanted offset are stepped over by their
      * length alone; the one entered is checked in full below. */
     const uint8_t *p = c->seg->log + c->pos;
-    uint32_t len = cano__ld32(p + 8);
-    if (seg_end - c->pos >= CANO__BATCH_HEADER && len >= CANO__BATCH_HEADER &&
-        len <= seg_end - c->pos &&
-        (int64_t)cano__ld64(p + 16) + (int64_t)cano__ld32(p + 52) < c->next) {
-        c->pos += len;
-        return 2;
+    /* The header is read only when the segment holds a whole one: past the
+     * data the mapping may end, or the file (SIGBUS). */
+    if (seg_end - c->pos >= CANO__BATCH_HEADER) {
+        uint32_t len = cano__ld32(p + 8);
+        if (len >= CANO__BATCH_HEADER && len <= seg_end - c->pos &&
+            (int64_t)cano__ld64(p + 16) + (int64_t)cano__ld32(p + 52) <
+            c->next) {
+            c->pos += len;
+            return 2;
+        }
     }
     cano__batch_info *b = &c->batch;
     if (cano__batch_parse(p, seg_end - c->pos, b) != CANO_OK)

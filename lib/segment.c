@@ -374,7 +374,14 @@ static bool sealed_indexes_ok(const cano__segment *s)
     return atomic_load(&s->n_oidx) == no && atomic_load(&s->n_tidx) == nt;
 }
 
+static int seg_map(cano__segment *s, bool may_rebuild);
+
 int cano__seg_map(cano__segment *s)
+{
+    return seg_map(s, true);
+}
+
+static int seg_map(cano__segment *s, bool may_rebuild)
 {
     bool w = !s->sealed;
     uint64_t size;
@@ -408,14 +415,16 @@ int cano__seg_map(cano__segment *s)
         if (rc != CANO_OK)
             goto fail;
     }
-    if (!w && !sealed_indexes_ok(s)) {
-        /* A missing or damaged index is rebuilt from the .log. */
+    if (!w && may_rebuild && !sealed_indexes_ok(s)) {
+        /* A missing or damaged index is rebuilt from the .log, once: when
+         * the .log's batches contradict its header, the rebuilt index may
+         * still not pass in full, and its valid prefix is used. */
         rc = cano__seg_rebuild_index(s, s->log, atomic_load(&s->end), "");
         if (rc != CANO_OK)
             goto fail;
         cano__seg_unmap(s);
         s->meta_known = false;
-        return cano__seg_map(s);
+        return seg_map(s, false);
     }
     return CANO_OK;
 fail:
