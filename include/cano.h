@@ -189,7 +189,8 @@ CANO_API int cano_open(const char *dir, const cano_options *opts, cano_t **out);
 CANO_API int cano_close(cano_t *db);
 
 /** Makes everything appended so far durable (a flush point).
- *  @return CANO_OK, CANO_EINVAL, CANO_EIO, CANO_ENOSPC, CANO_EFATAL. */
+ *  @return CANO_OK, CANO_EINVAL, CANO_EIO (then the store refuses writes),
+ *          CANO_EFATAL (an earlier sync failed). */
 CANO_API int cano_sync(cano_t *db);
 
 /* ---- Recovery report ---- */
@@ -292,8 +293,8 @@ CANO_API int32_t cano_partition_for_key(cano_topic_t *t, const void *key,
  *          deleted), CANO_ETOOBIG, CANO_ENOSPC, CANO_ENOMEM: nothing was
  *          written.  CANO_EIO: the write or, with CANO_SYNC_ALWAYS, the sync
  *          failed; in the second case the record is in the log but not known
- *          to be durable (the thread that ran the sync gets CANO_EIO or
- *          CANO_ENOSPC, appenders that waited for it CANO_EFATAL), and the
+ *          to be durable (the thread that ran the sync gets CANO_EIO,
+ *          appenders that waited for it CANO_EFATAL), and the
  *          store refuses further writes with CANO_EFATAL until reopened. */
 CANO_API int cano_append(cano_topic_t *t, int32_t partition,
                          const cano_record *rec, int32_t *partition_out,
@@ -356,7 +357,8 @@ CANO_API int cano_reader_next(cano_reader_t *r, cano_record *out,
                               int timeout_ms);
 
 /** Moves the reader to offset (or CANO_OFFSET_EARLIEST / _LATEST).
- *  @return CANO_OK, CANO_EINVAL, CANO_EOFFSET, CANO_ECLOSED. */
+ *  @return CANO_OK, CANO_EINVAL, CANO_EOFFSET, CANO_ECLOSED,
+ *          CANO_ENOTFOUND (topic deleted). */
 CANO_API int cano_reader_seek(cano_reader_t *r, int64_t offset);
 
 /** Sets reader flags.  CANO_READER_DURABLE: return only records known to
@@ -410,7 +412,7 @@ CANO_API int cano_partition_stat(cano_topic_t *t, int32_t partition,
  *  below it are deleted, whatever the cleanup policy.  A smaller offset than
  *  the current start changes nothing.
  *  @return CANO_OK, CANO_EINVAL, CANO_ENOTFOUND, CANO_EOFFSET (past the end
- *          offset), CANO_EIO, CANO_ENOSPC. */
+ *          offset), CANO_EIO, CANO_ENOSPC, CANO_ENOMEM. */
 CANO_API int cano_delete_records(cano_topic_t *t, int32_t partition,
                                  int64_t before_offset);
 
@@ -439,7 +441,7 @@ CANO_API int cano_compact(cano_topic_t *t, int32_t partition);
  *  Group names are 1..255 bytes.
  *  @return CANO_OK, CANO_EINVAL (NULL, bad group, bad partition),
  *          CANO_ENOTFOUND (no such topic), CANO_EOFFSET (offset < 0 or past
- *          the end offset), CANO_EIO, CANO_ENOSPC, CANO_EFATAL. */
+ *          the end offset), CANO_EIO, CANO_ENOSPC, CANO_EFATAL, CANO_ENOMEM. */
 CANO_API int cano_commit(cano_t *db, const char *group, const char *topic,
                          int32_t partition, int64_t offset);
 

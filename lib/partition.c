@@ -350,6 +350,17 @@ static int check_record(const cano_record *r, const cano_topic_config *cfg)
     }
     if ((cfg->cleanup_policy & CANO_CLEANUP_COMPACT) && !r->key)
         return cano__err(CANO_EINVAL, "compacted topics need a key");
+    /* Every length is checked on its own first, so their sum cannot wrap
+     * around into something small. */
+    uint64_t limit = (uint64_t)cfg->max_record_bytes;
+    bool huge = r->key_len > limit || r->value_len > limit ||
+                r->header_count > limit;
+    for (size_t i = 0; !huge && i < r->header_count; i++)
+        huge = r->headers[i].name_len > limit ||
+               r->headers[i].value_len > limit;
+    if (huge)
+        return cano__err(CANO_ETOOBIG, "record larger than max_record_bytes "
+                         "%" PRId64, cfg->max_record_bytes);
     uint64_t size = cano__record_payload(r);
     if (size > (uint64_t)cfg->max_record_bytes)
         return cano__err(CANO_ETOOBIG, "record of %" PRIu64 " bytes exceeds "

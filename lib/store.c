@@ -375,12 +375,14 @@ int cano_close(cano_t *db)
     return rc == CANO_OK ? CANO_OK : cano__err(rc, "%s", msg);
 }
 
+/* Always CANO_EIO, even for ENOSPC: what failed to sync is in the log
+ * already, so "nothing was written" (CANO_ENOSPC) would be untrue. */
 int cano__store_fatal(struct cano *db, int rc)
 {
+    (void)rc;
     atomic_store(&db->fatal, true);
-    return rc == CANO_ENOSPC ? rc : cano__err(CANO_EIO, "%s (the store now "
-                                              "refuses writes until reopened)",
-                                              cano_last_errmsg());
+    return cano__err(CANO_EIO, "%s (the store now refuses writes until "
+                     "reopened)", cano_last_errmsg());
 }
 
 /* ---- syncing ---- */
@@ -443,7 +445,7 @@ static int topics_snapshot(struct cano *db, struct cano_topic ***out,
     pthread_mutex_lock(&db->lock);
     *n = db->n_topics;
     *out = cano__calloc(*n + 1, sizeof **out);
-    if (*out)
+    if (*out && *n)
         memcpy(*out, db->topics, *n * sizeof **out);
     pthread_mutex_unlock(&db->lock);
     return *out ? CANO_OK : cano__err(CANO_ENOMEM, "topic list");

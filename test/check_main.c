@@ -18,6 +18,8 @@ int main(void)
     srunner_add_suite(sr, retention_suite());
     srunner_add_suite(sr, compact_suite());
     srunner_add_suite(sr, queue_suite());
+    srunner_add_suite(sr, faults_suite());
+    srunner_add_suite(sr, badinput_suite());
     srunner_set_fork_status(sr, CK_FORK_GETENV);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
