@@ -30,7 +30,7 @@ DEMO_DIR ?= /tmp/cano-demo
 BUILD_DEPS = zlib1g-dev libxxhash-dev check pkg-config
 BENCH_DEPS = libsqlite3-dev liblmdb-dev librocksdb-dev
 
-.PHONY: all deps check test check-asan check-tsan run bench install uninstall clean headertest symbolstest mantest
+.PHONY: all deps check test check-asan check-tsan torture fuzz run bench install uninstall clean headertest symbolstest mantest
 all: deps libcano.a $(SHLIB) $(EXAMPLES)
 
 # Installs missing Debian packages (as root), or says the one command to run.
@@ -69,7 +69,16 @@ $(B)/test/check_cano: $(TEST_SRCS) test/*.h $(B)/testlib/libcano-test.a | $(B)/t
 
 check: all $(B)/test/check_cano headertest symbolstest mantest
 	./$(B)/test/check_cano
+	$(MAKE) -C test/fuzz replay CANO_TOP=../.. CC="$(CC)"
 test: check
+
+# Long runs, documented in the README: many crash rounds, and fuzzing.
+TORTURE_ROUNDS ?= 2000
+FUZZ_SECONDS   ?= 300
+torture: $(B)/test/check_cano
+	CANO_TORTURE_ROUNDS=$(TORTURE_ROUNDS) CK_RUN_SUITE=faults ./$(B)/test/check_cano
+fuzz: deps
+	$(MAKE) -C test/fuzz fuzz CANO_TOP=../.. FUZZ_SECONDS=$(FUZZ_SECONDS)
 
 # The suites under AddressSanitizer + UndefinedBehaviorSanitizer (clang),
 # and the threaded suites under ThreadSanitizer.
@@ -77,6 +86,7 @@ SAN_FLAGS = -O1 -g -fno-omit-frame-pointer
 check-asan: deps
 	$(MAKE) B=build/asan CC=clang CFLAGS="$(SAN_FLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all" LDFLAGS="-fsanitize=address,undefined" build/asan/test/check_cano
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./build/asan/test/check_cano
+	$(MAKE) -C test/fuzz replay-asan CANO_TOP=../..
 check-tsan: deps
 	$(MAKE) B=build/tsan CC=clang CFLAGS="$(SAN_FLAGS) -fsanitize=thread" LDFLAGS="-fsanitize=thread" build/tsan/test/check_cano
 	for c in threads:concurrency queue:group_commit queue:tailing compact:concurrent; do \
@@ -137,3 +147,4 @@ uninstall:
 clean:
 	rm -rf build libcano.a libcano.so* cano.pc
 	-$(MAKE) -C test/bench clean 2>/dev/null
+	-$(MAKE) -C test/fuzz clean 2>/dev/null
