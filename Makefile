@@ -30,7 +30,7 @@ DEMO_DIR ?= /tmp/cano-demo
 BUILD_DEPS = zlib1g-dev libxxhash-dev check pkg-config
 BENCH_DEPS = libsqlite3-dev liblmdb-dev librocksdb-dev
 
-.PHONY: all deps check test check-asan check-tsan torture fuzz run bench install uninstall clean headertest symbolstest mantest
+.PHONY: all deps check test check-asan check-tsan check-valgrind torture fuzz run bench install uninstall clean headertest symbolstest mantest
 all: deps libcano.a $(SHLIB) $(EXAMPLES)
 
 # Installs missing Debian packages (as root), or says the one command to run.
@@ -93,6 +93,14 @@ check-tsan: deps
 	  echo "== TSan $$c"; \
 	  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" CK_RUN_SUITE=$${c%%:*} \
 	    CK_RUN_CASE=$${c#*:} ./build/tsan/test/check_cano || exit 1; done
+
+# Valgrind memcheck over the core append and read suites (in-process, so
+# that every leak and invalid access of the library is seen).
+check-valgrind: $(B)/test/check_cano
+	for s in append read; do echo "== valgrind $$s"; \
+	  CK_FORK=no CK_RUN_SUITE=$$s valgrind -q --error-exitcode=3 \
+	    --leak-check=full --errors-for-leak-kinds=definite \
+	    ./$(B)/test/check_cano || exit 1; done
 
 # The public header must compile alone as C99 and as C++.
 headertest: | $(B)/test
