@@ -2,7 +2,7 @@
  * in one process and one run, on the same data; prints records/s for each
  * and cano's ratio to each, checks the targets, and writes a JSON file.
  *
- *   bench [--records N] [--quick] [--only W1,W3,...] [--dir PATH]
+ *   bench [--records N] [--quick] [--only W1,D1,...] [--dir PATH]
  *         [--json PATH] [--seed N] [--keep] [--strict]
  *
  * The run is a table of workloads x systems: `workloads` lists the
@@ -11,9 +11,13 @@
  * A later workload is one more row in `workloads` and, when it needs a new
  * primitive, one more bench_sys member (systems without it are skipped).
  *
+ * Workloads D1 (durable appends, every system; durable.c), S1 (scale.c) and
+ * E1, C1, R1 (queue.c; cano only) are `run` functions with their own loops.
+ *
  * Honesty rules kept here:
  *  - every system writes and reads the same records in the same order;
- *  - no system fsyncs per append (see each system's settings line);
+ *  - no system fsyncs per append (see each system's settings line), except
+ *    in D1, where every system syncs each append (its durable_settings);
  *  - each system gets a fresh directory; sync() runs (untimed) before each
  *    measured section so no one pays for another's dirty pages;
  *  - readers read data their own system wrote in W1, right after all
@@ -45,6 +49,12 @@ static const bench_sys *const systems[] = {
 #define NSYS (sizeof systems / sizeof systems[0])
 
 static int loaded[NSYS];          /* W1's data set exists for system i */
+
+size_t bench_systems(const bench_sys *const **out)
+{
+    *out = systems;
+    return NSYS;
+}
 
 /* ---- Targets: cano's value / the peer's value must be >= min_ratio ---- */
 typedef struct target {
@@ -83,7 +93,7 @@ static void fresh_dir(const char *dir)
 }
 
 /* Untimed: flush everyone's dirty pages before a measured section. */
-static void quiesce(void)
+void quiesce(void)
 {
     sync();
     release_free_memory();
@@ -272,6 +282,15 @@ static const workload workloads[] = {
 #ifndef BENCH_NO_CANO
     { "S1", "scale: open time, partitions, RSS (cano only)", "", 0, OP_NONE, NULL, run_s1 },
 #endif
+    { "D1", "durable appends (on stable storage when the call returns), 1/4/16 threads",
+      "records/s", 0, OP_NONE, NULL, run_d1 },
+#ifndef BENCH_NO_CANO
+    { "E1", "end-to-end queue latency: cano_append -> cano_reader_next in another thread",
+      "us", 0, OP_NONE, NULL, run_e1 },
+    { "C1", "compaction: 1 record per key of 10,000 kept (cano only)", "MB/s", 0, OP_NONE,
+      NULL, run_c1 },
+    { "R1", "retention of 1,000 segments (cano only)", "ms", 0, OP_NONE, NULL, run_r1 },
+#endif
 };
 #define NWL (sizeof workloads / sizeof workloads[0])
 
@@ -303,6 +322,11 @@ static int in_list(const char *list, const char *id)
 static int selected(const bench_cfg *cfg, const char *id)
 {
     return in_list(cfg->only, id);
+}
+
+int bench_system_selected(const bench_cfg *cfg, const bench_sys *s)
+{
+    return in_list(cfg->systems, s->name);
 }
 
 /* Ratios of cano's row to every peer row of workload `id`, and targets. */
@@ -529,10 +553,15 @@ static void print_header(const bench_cfg *cfg, uint64_t seed, double gen_s, char
            " seed 0x%llx (generated in %.2f s, %.0f MiB in memory)\n",
            (unsigned long long)cfg->records, KEY_LEN, DISTINCT_KEYS, VAL_LEN,
            (unsigned long long)seed, gen_s, (double)cfg->records * REC_LEN / 1048576.0);
-    printf("settings: no system fsyncs per append; sync() runs (untimed) before each measured"
-           " section; readers read their own W1 data, reopened, page cache warm for all\n");
+    printf("settings: no system fsyncs per append (except in D1, settings below); sync() runs"
+           " (untimed) before each measured section; readers read their own W1 data, reopened,"
+           " page cache warm for all\n");
     for (size_t k = 0; k < NSYS; k++)
         printf("  %-8s %s\n", systems[k]->name, systems[k]->settings);
+    printf("D1 settings (an append returns once its record is on stable storage):\n");
+    for (size_t k = 0; k < NSYS; k++)
+        if (systems[k]->durable_settings)
+            printf("  %-8s %s\n", systems[k]->name, systems[k]->durable_settings);
     printf("RSS columns: peak RSS of the whole process during the measured section, and its"
            " growth over the RSS just before (the data set is resident throughout)\n\n");
     fflush(stdout);
@@ -553,11 +582,14 @@ static void print_header(const bench_cfg *cfg, uint64_t seed, double gen_s, char
                      DISTINCT_KEYS, VAL_LEN, BATCH, W4_LOOKUPS, cfg->repeat,
                      esc_only);
     for (size_t k = 0; k < NSYS && o > 0 && (size_t)o < json_len; k++) {
-        char es[512];
+        char es[512], ed[512];
         json_escape_into(es, sizeof es, systems[k]->settings);
+        json_escape_into(ed, sizeof ed, systems[k]->durable_settings ? systems[k]->durable_settings
+                                                                     : "");
         o += snprintf(json + o, json_len - (size_t)o,
-                      "%s{\"name\": \"%s\", \"version\": \"%s\", \"settings\": \"%s\"}",
-                      k ? ", " : "", systems[k]->name, systems[k]->version(), es);
+                      "%s{\"name\": \"%s\", \"version\": \"%s\", \"settings\": \"%s\", "
+                      "\"durable_settings\": \"%s\"}",
+                      k ? ", " : "", systems[k]->name, systems[k]->version(), es, ed);
     }
     if (o > 0 && (size_t)o < json_len)
         snprintf(json + o, json_len - (size_t)o, "]");

@@ -93,6 +93,17 @@ typedef struct bench_sys {
     uint64_t (*read_all)(void *h);
     /* Read record `offset` and verify it. */
     void (*read_at)(void *h, uint64_t offset);
+
+    /* D1, durable appends from several threads (NULL: the system is not in
+     * D1).  open_durable opens a fresh store in the empty directory dir in
+     * which an append returns only once its record is on stable storage;
+     * append_durable(h, i) appends record i and must be safe to call from
+     * many threads at once (each i is used once, in no particular order);
+     * count_durable returns the records the store holds.  close() closes. */
+    void *(*open_durable)(const char *dir, uint64_t capacity);
+    void (*append_durable)(void *h, uint64_t i);
+    uint64_t (*count_durable)(void *h);
+    const char *durable_settings;     /* printed at the top of D1 */
 } bench_sys;
 
 extern const bench_sys sys_raw, sys_sqlite, sys_lmdb, sys_rocksdb;
@@ -185,7 +196,31 @@ typedef struct rss_probe { double before; int peak_ok; } rss_probe;
 void rss_probe_start(rss_probe *p);
 void rss_probe_end(const rss_probe *p, result *r);
 
+/* The run's systems, cano first (bench.c), and whether --systems keeps s. */
+size_t bench_systems(const bench_sys *const **out);
+int bench_system_selected(const bench_cfg *cfg, const bench_sys *s);
+/* Untimed: sync() and malloc_trim before a measured section. */
+void quiesce(void);
+/* Open file descriptors of the process (entries of /proc/self/fd). */
+int open_fds(void);
+
+/* Peak anonymous RSS (RssAnon) sampled every millisecond by a thread, for
+ * memory a section allocates (VmHWM also counts mapped file pages). */
+typedef struct anon_sampler anon_sampler;
+anon_sampler *anon_sampler_start(void);
+/* Stops it; returns the peak RssAnon in MiB and sets *before_mib to the
+ * value at start. */
+double anon_sampler_stop(anon_sampler *a, double *before_mib);
+
 /* ---- S1 (scale.c), cano only ---- */
 void run_s1(const bench_cfg *cfg);
+
+/* ---- D1 (durable.c): durable appends, every system ---- */
+void run_d1(const bench_cfg *cfg);
+
+/* ---- E1, C1, R1 (queue.c), cano only ---- */
+void run_e1(const bench_cfg *cfg);   /* append -> reader_next latency */
+void run_c1(const bench_cfg *cfg);   /* compaction */
+void run_r1(const bench_cfg *cfg);   /* retention of 1,000 segments */
 
 #endif

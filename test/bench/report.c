@@ -75,7 +75,8 @@ static void fmt_value(char *out, size_t len, const result *r)
 {
     if (isnan(r->value))
         snprintf(out, len, "-");
-    else if (strcmp(r->unit, "records/s") == 0 || strcmp(r->unit, "lookups/s") == 0)
+    else if (strcmp(r->unit, "records/s") == 0 || strcmp(r->unit, "lookups/s") == 0 ||
+             strcmp(r->unit, "records") == 0 || strcmp(r->unit, "fds") == 0)
         fmt_thousands(out, len, r->value);
     else if (r->value >= 100)
         snprintf(out, len, "%.1f", r->value);

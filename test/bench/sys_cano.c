@@ -132,6 +132,41 @@ static void cn_append_one(void *hp, uint64_t i)
               (unsigned long long)i);
 }
 
+/* D1: a store in CANO_SYNC_ALWAYS, every thread appending to partition 0
+ * (the appends of concurrent threads share a sync: group commit). */
+static void *cn_open_durable(const char *dir, uint64_t capacity)
+{
+    (void)capacity;
+    char path[PATH_MAX];
+    cano_options o;
+    cano_h *h = xcalloc(1, sizeof *h);
+    xpath(path, sizeof path, "%s/store", dir);
+    cano_bench_options(&o, CANO_SYNC_ALWAYS);
+    cano_ck(cano_open(path, &o, &h->db), "open");
+    cano_bench_topic(h->db, 1);
+    cano_ck(cano_topic_open(h->db, BENCH_TOPIC, &h->t), "topic_open");
+    return h;
+}
+
+static void cn_append_durable(void *hp, uint64_t i)
+{
+    cano_h *h = hp;
+    cano_record r;
+    cano_fill(&r, i);
+    cano_ck(cano_append(h->t, 0, &r, NULL, NULL), "append (sync always)");
+}
+
+static uint64_t cn_count(void *hp)
+{
+    cano_h *h = hp;
+    cano_partition_info info = { .size = sizeof info };
+    cano_ck(cano_partition_stat(h->t, 0, &info), "partition_stat");
+    if (info.durable_offset != info.end_offset)
+        fatal("cano: sync always: durable offset %lld < end offset %lld after every append "
+              "returned", (long long)info.durable_offset, (long long)info.end_offset);
+    return (uint64_t)info.end_offset;
+}
+
 static void cn_append_batch(void *hp, uint64_t first, size_t n)
 {
     cano_h *h = hp;
@@ -165,4 +200,9 @@ const bench_sys sys_cano = {
     .append_batch = cn_append_batch,
     .read_all = cn_read_all,
     .read_at = cn_read_at,
+    .open_durable = cn_open_durable,
+    .append_durable = cn_append_durable,
+    .count_durable = cn_count,
+    .durable_settings = "store sync_mode CANO_SYNC_ALWAYS (group commit), one topic, 1 "
+                        "partition shared by all threads, cano_append per record",
 };

@@ -13,6 +13,7 @@ typedef struct lm_h {
     MDB_env *env;
     MDB_dbi dbi;
     MDB_txn *rtxn;          /* read transaction for read_at, opened lazily */
+    uint64_t next_seq;      /* D1: next key, taken inside the write txn */
 } lm_h;
 
 static const char *lm_version(void) { return mdb_version(NULL, NULL, NULL); }
@@ -23,20 +24,25 @@ static void lm_check(int rc, const char *what)
         fatal("lmdb: %s: %s", what, mdb_strerror(rc));
 }
 
-static void *lm_open(const char *dir, int mode, uint64_t capacity)
+static void *lm_open_flags(const char *dir, uint64_t capacity, unsigned flags)
 {
-    (void)mode;
     lm_h *h = xcalloc(1, sizeof *h);
     /* Generous map: ~135 bytes/record on disk plus copy-on-write slack. */
     size_t map = (size_t)capacity * 512 + ((size_t)256 << 20);
     lm_check(mdb_env_create(&h->env), "env_create");
     lm_check(mdb_env_set_mapsize(h->env, map), "set_mapsize");
-    lm_check(mdb_env_open(h->env, dir, MDB_NOSYNC, 0644), "env_open");
+    lm_check(mdb_env_open(h->env, dir, flags, 0644), "env_open");
     MDB_txn *txn;
     lm_check(mdb_txn_begin(h->env, NULL, 0, &txn), "txn_begin");
     lm_check(mdb_dbi_open(txn, NULL, 0, &h->dbi), "dbi_open");
     lm_check(mdb_txn_commit(txn), "txn_commit");
     return h;
+}
+
+static void *lm_open(const char *dir, int mode, uint64_t capacity)
+{
+    (void)mode;
+    return lm_open_flags(dir, capacity, MDB_NOSYNC);
 }
 
 static void lm_close(void *hp)
@@ -69,6 +75,33 @@ static void lm_append_batch(void *hp, uint64_t first, size_t n)
 static void lm_append_one(void *hp, uint64_t i)
 {
     lm_append_batch(hp, i, 1);
+}
+
+/* D1: default flags (a commit syncs), a write txn per record; LMDB runs one
+ * write txn at a time, so the key taken inside it increases (MDB_APPEND). */
+static void *lm_open_durable(const char *dir, uint64_t capacity)
+{
+    return lm_open_flags(dir, capacity, 0);
+}
+
+static void lm_append_durable(void *hp, uint64_t i)
+{
+    lm_h *h = hp;
+    MDB_txn *txn;
+    unsigned char kb[8];
+    lm_check(mdb_txn_begin(h->env, NULL, 0, &txn), "txn_begin");
+    be64(kb, h->next_seq++);
+    MDB_val k = { 8, kb }, v = { REC_LEN, (void *)rec_key(i) };
+    lm_check(mdb_put(txn, h->dbi, &k, &v, MDB_APPEND), "put");
+    lm_check(mdb_txn_commit(txn), "txn_commit");
+}
+
+static uint64_t lm_count(void *hp)
+{
+    lm_h *h = hp;
+    MDB_stat st;
+    lm_check(mdb_env_stat(h->env, &st), "env_stat");
+    return st.ms_entries;
 }
 
 static void lm_verify(uint64_t i, const MDB_val *k, const MDB_val *v)
@@ -128,4 +161,9 @@ const bench_sys sys_lmdb = {
     .append_batch = lm_append_batch,
     .read_all = lm_read_all,
     .read_at = lm_read_at,
+    .open_durable = lm_open_durable,
+    .append_durable = lm_append_durable,
+    .count_durable = lm_count,
+    .durable_settings = "default flags (each commit syncs), MDB_APPEND, a write txn per record "
+                        "(LMDB serialises write txns)",
 };

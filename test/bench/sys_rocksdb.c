@@ -84,6 +84,29 @@ static void rk_append_batch(void *hp, uint64_t first, size_t n)
     rk_check(err, "write batch");
 }
 
+/* D1: the same options with sync=true; Put per record from every thread
+ * (RocksDB groups concurrent writers into one WAL write and sync). */
+static void *rk_open_durable(const char *dir, uint64_t capacity)
+{
+    rk_h *h = rk_open(dir, OPEN_NEW, capacity);
+    rocksdb_writeoptions_set_sync(h->wo, 1);
+    return h;
+}
+
+static uint64_t rk_count(void *hp)
+{
+    rk_h *h = hp;
+    rocksdb_iterator_t *it = rocksdb_create_iterator(h->db, h->ro);
+    uint64_t n = 0;
+    char *err = NULL;
+    for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it); rocksdb_iter_next(it))
+        n++;
+    rocksdb_iter_get_error(it, &err);
+    rk_check(err, "iterate");
+    rocksdb_iter_destroy(it);
+    return n;
+}
+
 static void rk_verify(uint64_t i, const char *k, size_t kl, const char *v, size_t vl)
 {
     if (kl != 8 || get_be64((const unsigned char *)k) != i)
@@ -138,4 +161,9 @@ const bench_sys sys_rocksdb = {
     .append_batch = rk_append_batch,
     .read_all = rk_read_all,
     .read_at = rk_read_at,
+    .open_durable = rk_open_durable,
+    .append_durable = rk_append_one,
+    .count_durable = rk_count,
+    .durable_settings = "default options, WAL on, sync=true, Put per record from every thread, "
+                        "8-byte big-endian keys",
 };

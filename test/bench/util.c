@@ -6,6 +6,8 @@
 #include <signal.h>
 #include <limits.h>
 #include <malloc.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -266,4 +268,56 @@ void describe_machine(const char *dir, char *out, size_t out_len, char *fs, size
     filesystem_of(dir, fs, fs_len);
     snprintf(out, out_len, "nproc %ld, %s, %ld MiB RAM, %s %s", sysconf(_SC_NPROCESSORS_ONLN),
              cpu, mem_mib, u.sysname, u.release);
+}
+
+int open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    int n = 0;
+    if (!d)
+        return -1;
+    while ((e = readdir(d)) != NULL)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n - 1;                   /* the directory stream's own fd */
+}
+
+struct anon_sampler {
+    pthread_t thread;
+    atomic_int stop;
+    double before, peak;
+};
+
+static void *anon_sample(void *arg)
+{
+    anon_sampler *a = arg;
+    while (!atomic_load(&a->stop)) {
+        double v = status_mib("RssAnon");
+        if (v > a->peak)
+            a->peak = v;
+        struct timespec ms = { 0, 1000000 };
+        nanosleep(&ms, NULL);
+    }
+    return NULL;
+}
+
+anon_sampler *anon_sampler_start(void)
+{
+    anon_sampler *a = xcalloc(1, sizeof *a);
+    a->before = a->peak = status_mib("RssAnon");
+    if (pthread_create(&a->thread, NULL, anon_sample, a) != 0)
+        fatal("pthread_create: %s", strerror(errno));
+    return a;
+}
+
+double anon_sampler_stop(anon_sampler *a, double *before_mib)
+{
+    atomic_store(&a->stop, 1);
+    pthread_join(a->thread, NULL);
+    double v = status_mib("RssAnon"), peak = a->peak > v ? a->peak : v;
+    if (before_mib)
+        *before_mib = a->before;
+    free(a);
+    return peak;
 }
