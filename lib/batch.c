@@ -327,7 +327,13 @@ int cano__batch_parse(const uint8_t *p, size_t avail, cano__batch_info *b)
     }
     if (b->base_offset < 0 || b->count == 0 || b->last_delta < b->count - 1 ||
         b->records_size > CANO__BATCH_MAX ||
-        INT64_MAX - b->base_offset < (int64_t)b->last_delta)
+        INT64_MAX - b->base_offset <= (int64_t)b->last_delta)
+        return CANO_ECORRUPT;
+    /* Deflate expands at most about 1032:1: a larger claimed size is a lie
+     * that would only make readers allocate for nothing. */
+    if ((b->attrs & CANO__ATTR_CODEC) == CANO__CODEC_ZLIB &&
+        (uint64_t)b->records_size >
+        1032 * (uint64_t)(b->length - b->records_at) + 64)
         return CANO_ECORRUPT;
     if ((b->attrs & CANO__ATTR_CODEC) == CANO__CODEC_NONE &&
         b->records_size != b->length - b->records_at)

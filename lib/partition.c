@@ -303,18 +303,10 @@ static int finish_load(cano__partition *p, cano__segment *last, bool clean)
     int64_t end = last ? last->next_offset : CANO__MAX(start, saved);
     int rc = CANO_OK;
     if (saved > end) {
-        /* The log lost its tail below the recorded start (only a power
-         * loss can do that): it restarts empty at the start. */
-        char path[4200];
-        for (size_t i = 0; i < p->n_segs; i++) {
-            for (int f = 0; f < 3; f++)
-                cano__io_unlink(cano__seg_path(p->segs[i], f, path,
-                                               sizeof path));
-            cano__seg_discard(p->segs[i]);
-        }
-        p->n_segs = 0;
-        end = saved;
-        rc = cano__io_fsync_dir(p->dir);
+        /* A start past the end: a damaged file, or a log that lost its
+         * tail in a power cut.  Data is never deleted on such evidence:
+         * the recorded start is ignored. */
+        saved = -1;
     }
     start = CANO__MAX(start, saved);
     atomic_store(&p->start_offset, start);

@@ -288,6 +288,7 @@ int cano_open(const char *dir, const cano_options *opts, cano_t **out)
         return cano__err(rc, "%s", msg);
     }
     *out = db;
+    cano__err_clear();           /* absences met while loading are no error */
     return CANO_OK;
 }
 
