@@ -23,6 +23,8 @@ typedef struct cano__producer_ref {
 typedef struct cano__producers {
     cano__producer *e;
     size_t n, cap;
+    uint32_t *slot;            /* hash of pid -> index + 1 (0 = empty) */
+    size_t n_slots;            /* a power of two, > 2 n */
 } cano__producers;
 
 /* CANO_OK: append it; 1: a retry of one of the last batches (*first set,
