@@ -97,19 +97,8 @@ static bool keymap_get(const keymap *m, uint64_t h, int64_t *offset)
 
 int64_t cano__cleaned_offset_read(const cano__partition *p)
 {
-    char path[4200], *text;
-    size_t len;
-    snprintf(path, sizeof path, "%s/" CHECKPOINT_FILE, p->dir);
-    int64_t v = 0;
-    if (cano__io_read_small(path, 64, &text, &len) == CANO_OK) {
-        char *end;
-        if (!strncmp(text, "cano-cleaner=1\n", 15)) {
-            long long x = strtoll(text + 15, &end, 10);
-            if (end != text + 15 && *end == '\n' && x >= 0)
-                v = x;
-        }
-        cano__free(text);
-    }
+    int64_t v = cano__part_offset_file_read(p, CHECKPOINT_FILE,
+                                            "cano-cleaner");
     return CANO__MAX(v, atomic_load(&p->start_offset));
 }
 
@@ -121,10 +110,8 @@ int64_t cano__cleaned_offset(const cano__partition *p)
 
 static int checkpoint_write(cano__partition *p, int64_t offset)
 {
-    char buf[64];
-    int n = snprintf(buf, sizeof buf, "cano-cleaner=1\n%" PRId64 "\n", offset);
-    int rc = cano__io_write_atomic(p->dir, CHECKPOINT_FILE, buf, (size_t)n,
-                                   p->topic->db->opts.file_mode);
+    int rc = cano__part_offset_file_write(p, CHECKPOINT_FILE, "cano-cleaner",
+                                          offset);
     if (rc == CANO_OK)
         atomic_store(&p->cleaned_offset, offset);
     return rc;

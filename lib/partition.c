@@ -98,6 +98,37 @@ static int add_segment(cano__partition *p, cano__segment *s)
     return CANO_OK;
 }
 
+/* ---- small state files ---- */
+
+int cano__part_offset_file_write(cano__partition *p, const char *name,
+                                 const char *tag, int64_t offset)
+{
+    char buf[96];
+    int n = snprintf(buf, sizeof buf, "%s=1\n%" PRId64 "\n", tag, offset);
+    return cano__io_write_atomic(p->dir, name, buf, (size_t)n,
+                                 p->topic->db->opts.file_mode);
+}
+
+int64_t cano__part_offset_file_read(const cano__partition *p,
+                                    const char *name, const char *tag)
+{
+    char path[4200], head[80], *text;
+    size_t len;
+    snprintf(path, sizeof path, "%s/%s", p->dir, name);
+    if (cano__io_read_small(path, 96, &text, &len) != CANO_OK)
+        return -1;
+    int hl = snprintf(head, sizeof head, "%s=1\n", tag);
+    int64_t v = -1;
+    if (!strncmp(text, head, (size_t)hl)) {
+        char *end;
+        long long x = strtoll(text + hl, &end, 10);
+        if (end != text + hl && *end == '\n' && end[1] == '\0' && x >= 0)
+            v = x;
+    }
+    cano__free(text);
+    return v;
+}
+
 /* ---- loading ---- */
 
 typedef struct dir_scan {

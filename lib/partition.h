@@ -88,6 +88,13 @@ int  cano__part_close_clean(cano__partition *p);
 int  cano__part_stat(cano__partition *p, cano_partition_info *out);
 int  cano__part_offset_for_time(cano__partition *p, int64_t ts,
                                 int64_t *offset_out);
+/* A partition's small state files ("log-start-offset", "cleaner-offset"):
+ * "<tag>=1\n<offset>\n", written atomically.  Reading gives -1 when the file
+ * is missing or malformed. */
+int     cano__part_offset_file_write(cano__partition *p, const char *name,
+                                     const char *tag, int64_t offset);
+int64_t cano__part_offset_file_read(const cano__partition *p,
+                                    const char *name, const char *tag);
 /* Data bytes of a segment (sealed ones measured without mapping them). */
 int64_t cano__part_seg_bytes(cano__segment *s);
 /* Drops every segment (topic delete / store close). */

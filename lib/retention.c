@@ -19,28 +19,13 @@
 
 int64_t cano__start_read(const cano__partition *p)
 {
-    char path[4200], *text;
-    size_t len;
-    snprintf(path, sizeof path, "%s/" START_FILE, p->dir);
-    if (cano__io_read_small(path, 64, &text, &len) != CANO_OK)
-        return -1;
-    int64_t v = -1;
-    char *end;
-    if (!strncmp(text, "cano-log-start=1\n", 17)) {
-        long long x = strtoll(text + 17, &end, 10);
-        if (end != text + 17 && *end == '\n' && end[1] == '\0' && x >= 0)
-            v = x;
-    }
-    cano__free(text);
-    return v;
+    return cano__part_offset_file_read(p, START_FILE, "cano-log-start");
 }
 
 int cano__start_write(cano__partition *p, int64_t start)
 {
-    char buf[64];
-    int n = snprintf(buf, sizeof buf, "cano-log-start=1\n%" PRId64 "\n", start);
-    int rc = cano__io_write_atomic(p->dir, START_FILE, buf, (size_t)n,
-                                   p->topic->db->opts.file_mode);
+    int rc = cano__part_offset_file_write(p, START_FILE, "cano-log-start",
+                                          start);
     if (rc == CANO_OK)
         atomic_store(&p->start_offset, start);
     return rc;

@@ -528,6 +528,16 @@ int32_t cano_partition_for_key(cano_topic_t *t, const void *key,
     return key_partition(t, key, key_len);
 }
 
+/* What every append call checks first; clears its outputs. */
+static int append_start(struct cano_topic *t, int64_t *offset_out)
+{
+    cano__err_clear();
+    if (offset_out)
+        *offset_out = -1;
+    int rc = topic_usable(t);
+    return rc == CANO_OK ? topic_writable(t) : rc;
+}
+
 /* The partition a record goes to under CANO_PARTITION_AUTO. */
 static int32_t auto_partition(struct cano_topic *t, const cano_record *r)
 {
@@ -541,12 +551,7 @@ int cano_append_batch(cano_topic_t *t, int32_t partition,
                       const cano_record *recs, size_t n,
                       int64_t *first_offset_out)
 {
-    cano__err_clear();
-    if (first_offset_out)
-        *first_offset_out = -1;
-    int rc = topic_usable(t);
-    if (rc == CANO_OK)
-        rc = topic_writable(t);
+    int rc = append_start(t, first_offset_out);
     if (rc != CANO_OK)
         return rc;
     if (!recs || n == 0 || n > UINT32_MAX)
@@ -568,12 +573,7 @@ int cano_append_idempotent(cano_topic_t *t, int32_t partition,
                            const cano_record *recs, size_t n,
                            int64_t *first_offset_out)
 {
-    cano__err_clear();
-    if (first_offset_out)
-        *first_offset_out = -1;
-    int rc = topic_usable(t);
-    if (rc == CANO_OK)
-        rc = topic_writable(t);
+    int rc = append_start(t, first_offset_out);
     if (rc != CANO_OK)
         return rc;
     if (!recs || n == 0 || n > INT32_MAX || producer_id < 0 || sequence < 0)
@@ -589,14 +589,9 @@ int cano_append_idempotent(cano_topic_t *t, int32_t partition,
 int cano_append(cano_topic_t *t, int32_t partition, const cano_record *rec,
                 int32_t *partition_out, int64_t *offset_out)
 {
-    cano__err_clear();
     if (partition_out)
         *partition_out = -1;
-    if (offset_out)
-        *offset_out = -1;
-    int rc = topic_usable(t);
-    if (rc == CANO_OK)
-        rc = topic_writable(t);
+    int rc = append_start(t, offset_out);
     if (rc != CANO_OK)
         return rc;
     if (!rec)
