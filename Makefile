@@ -22,16 +22,26 @@ TEST_OBJS:= $(SRCS:lib/%.c=$(B)/testlib/%.o)
 SONAME    = libcano.so.$(MAJOR)
 SHLIB     = libcano.so.$(VERSION)
 
-EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
+EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(filter-out examples/kafka_bridge.c,$(wildcard examples/*.c)))
+CLI       = $(B)/bin/cano
+CLI_SRCS := $(sort $(wildcard examples/cli/*.c))
+TOOL_TESTS := $(patsubst test/tools/%.c,$(B)/test/%,$(wildcard test/tools/check_*.c))
+BRIDGE    = $(B)/examples/kafka_bridge
+# What the tool tests need to find: the command, the shared library, the tree.
+TOOL_ENV  = CANO_CLI=$(CURDIR)/$(CLI) CANO_LIB=$(CURDIR)/$(SHLIB) CANO_TOP=$(CURDIR) \
+            CANO_BRIDGE=$(CURDIR)/$(BRIDGE)
 TEST_SRCS:= $(sort $(wildcard test/check_*.c)) test/testutil.c
 DEMO_DIR ?= /tmp/cano-demo
 
 # Debian packages the build needs; installed by `make deps` when root.
 BUILD_DEPS = zlib1g-dev libxxhash-dev check pkg-config
-BENCH_DEPS = libsqlite3-dev liblmdb-dev librocksdb-dev
+BENCH_DEPS = libsqlite3-dev liblmdb-dev librocksdb-dev gnuplot-nox
+# What `make check` needs beyond the build: the binding's and the format
+# reader's interpreter, and librdkafka (with its mock cluster) for the bridge.
+CHECK_DEPS = python3 librdkafka-dev
 
-.PHONY: all deps check test check-asan check-tsan check-valgrind torture fuzz run bench install uninstall clean headertest symbolstest mantest
-all: deps libcano.a $(SHLIB) $(EXAMPLES)
+.PHONY: all deps check check-deps check-tools pytest pkgtest bridge test check-asan check-tsan check-valgrind torture fuzz run bench install uninstall clean headertest symbolstest mantest
+all: deps libcano.a $(SHLIB) $(EXAMPLES) $(CLI)
 
 # Installs missing Debian packages (as root), or says the one command to run.
 define need_pkgs
@@ -50,7 +60,7 @@ $(B)/pic/%.o: lib/%.c lib/*.h include/cano.h | $(B)/pic
 	@echo "  CC      $@"; $(CC) $(CANO_CFLAGS) $(CPPFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden -c -o $@ $<
 $(B)/testlib/%.o: lib/%.c lib/*.h include/cano.h | $(B)/testlib
 	@echo "  CC      $@"; $(CC) $(CANO_CFLAGS) -DCANO_TESTING $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
-$(B)/lib $(B)/pic $(B)/testlib $(B)/examples $(B)/test:
+$(B)/lib $(B)/pic $(B)/testlib $(B)/examples $(B)/test $(B)/bin:
 	mkdir -p $@
 
 libcano.a: $(OBJS)
@@ -64,13 +74,41 @@ $(B)/testlib/libcano-test.a: $(TEST_OBJS)
 $(B)/examples/%: examples/%.c libcano.a | $(B)/examples
 	$(CC) $(CANO_CFLAGS) $(CPPFLAGS) $(CFLAGS) -o $@ $< libcano.a $(LIBS) $(LDFLAGS)
 
+# The `cano` command: built from examples/cli, installed to bin.  It may use
+# the library's internal headers (dump and verify read the files directly).
+$(CLI): $(CLI_SRCS) $(wildcard examples/cli/*.h) libcano.a | $(B)/bin
+	$(CC) $(CANO_CFLAGS) -Iexamples/cli $(CPPFLAGS) $(CFLAGS) -o $@ $(CLI_SRCS) libcano.a $(LIBS) $(LDFLAGS)
+
+# The Kafka bridge needs librdkafka, so it is built by `make bridge` and
+# `make check`, not by `make all`.
+bridge: $(BRIDGE)
+$(BRIDGE): examples/kafka_bridge.c libcano.a | $(B)/examples
+	$(call need_pkgs,librdkafka-dev)
+	$(CC) $(CANO_CFLAGS) $(CPPFLAGS) $(CFLAGS) -o $@ $< libcano.a $$(pkg-config --cflags --libs rdkafka) $(LIBS) $(LDFLAGS)
+
+# Tests of the tools (the command, the format reader, the bridge): one Check
+# program per test/tools/check_*.c, run against the built binaries.
+$(B)/test/check_%: test/tools/check_%.c test/testutil.c test/*.h libcano.a | $(B)/test
+	$(CC) $(CANO_CFLAGS) -Itest $(CPPFLAGS) $(CFLAGS) -o $@ $< test/testutil.c libcano.a $$(pkg-config --cflags --libs check) $$(pkg-config --exists rdkafka && pkg-config --cflags --libs rdkafka) $(LIBS) $(LDFLAGS)
+
 $(B)/test/check_cano: $(TEST_SRCS) test/*.h $(B)/testlib/libcano-test.a | $(B)/test
 	$(CC) $(CANO_CFLAGS) -DCANO_TESTING -Itest $(CPPFLAGS) $(CFLAGS) -o $@ $(TEST_SRCS) $(B)/testlib/libcano-test.a $$(pkg-config --cflags --libs check) $(LIBS) $(LDFLAGS)
 
-check: all $(B)/test/check_cano headertest symbolstest mantest
+check-deps:
+	$(call need_pkgs,$(CHECK_DEPS))
+check: all check-deps $(B)/test/check_cano headertest symbolstest mantest
 	./$(B)/test/check_cano
+	$(MAKE) check-tools pytest pkgtest
 	$(MAKE) -C test/fuzz replay CANO_TOP=../.. CC="$(CC)"
 test: check
+check-tools: all check-deps $(BRIDGE) $(TOOL_TESTS)
+	@for t in $(TOOL_TESTS); do echo "== $$t"; $(TOOL_ENV) ./$$t || exit 1; done
+# The Python binding's own tests, against the freshly built shared library.
+pytest: all check-deps
+	cd examples/python && CANO_LIB=$(CURDIR)/$(SHLIB) python3 -m unittest
+# Install into a temporary prefix; build and run an example with pkg-config.
+pkgtest: all
+	./test/pkgtest.sh
 
 # Long runs, documented in the README: many crash rounds, and fuzzing.
 TORTURE_ROUNDS ?= 2000
@@ -119,13 +157,10 @@ symbolstest: $(SHLIB) | $(B)/test
 
 # Every exported function has a man page, and every page renders cleanly.
 mantest: symbolstest
-	@for f in $$(cat $(B)/test/declared.txt); do test -f man/man3/$$f.3 || { echo "no man page: $$f"; exit 1; }; done
-	@for p in man/man*/*.[0-9]; do \
-	  out=$$(cd man && LC_ALL=C.UTF-8 groff -man -Tutf8 -ww -z ../$$p 2>&1); \
-	  [ -z "$$out" ] || { echo "$$p: $$out"; exit 1; }; done; echo "man pages ok"
+	./test/mantest.sh $(B)/test/declared.txt
 
 run: all
-	$(B)/examples/hello $(DEMO_DIR)
+	./examples/demo.sh $(CLI) $(DEMO_DIR)
 
 bench: all
 	$(call need_pkgs,$(BENCH_DEPS))
@@ -136,7 +171,8 @@ cano.pc: pkgconfig/cano.pc.in include/cano.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
 
 install: all cano.pc
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(CLI) $(DESTDIR)$(BINDIR)/cano
 	install -m 644 include/cano.h $(DESTDIR)$(INCLUDEDIR)/cano.h
 	install -m 644 libcano.a $(DESTDIR)$(LIBDIR)/libcano.a
 	install -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR)/$(SHLIB)
@@ -148,7 +184,7 @@ install: all cano.pc
 	if ls man/man1/*.1 >/dev/null 2>&1; then install -m 644 man/man1/*.1 $(DESTDIR)$(MANDIR)/man1/; fi
 
 uninstall:
-	rm -f $(DESTDIR)$(INCLUDEDIR)/cano.h $(DESTDIR)$(LIBDIR)/libcano.a $(DESTDIR)$(LIBDIR)/$(SHLIB) \
+	rm -f $(DESTDIR)$(BINDIR)/cano $(DESTDIR)$(INCLUDEDIR)/cano.h $(DESTDIR)$(LIBDIR)/libcano.a $(DESTDIR)$(LIBDIR)/$(SHLIB) \
 	      $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libcano.so $(DESTDIR)$(PKGCONFIGDIR)/cano.pc
 	for p in man/man3/*.3 man/man5/*.5 man/man1/*.1; do [ -f "$$p" ] && rm -f $(DESTDIR)$(MANDIR)/$${p#man/}; done; true
 

@@ -1,0 +1,2 @@
+/* placeholder until the command's dispatcher lands */
+int main(void) { return 2; }
