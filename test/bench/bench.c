@@ -45,6 +45,9 @@ static const bench_sys *const systems[] = {
     &sys_cano,
 #endif
     &sys_raw, &sys_sqlite, &sys_lmdb, &sys_rocksdb,
+#ifndef BENCH_NO_CANO
+    &sys_cano_parts,
+#endif
 };
 #define NSYS (sizeof systems / sizeof systems[0])
 

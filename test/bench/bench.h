@@ -108,7 +108,7 @@ typedef struct bench_sys {
 
 extern const bench_sys sys_raw, sys_sqlite, sys_lmdb, sys_rocksdb;
 #ifndef BENCH_NO_CANO
-extern const bench_sys sys_cano;
+extern const bench_sys sys_cano, sys_cano_parts;
 #endif
 
 /* ---- Configuration ---- */

@@ -206,3 +206,58 @@ const bench_sys sys_cano = {
     .durable_settings = "store sync_mode CANO_SYNC_ALWAYS (group commit), one topic, 1 "
                         "partition shared by all threads, cano_append per record",
 };
+
+/* D1 across partitions: the same store settings, a topic of D1_PARTS
+ * partitions, record i appended to partition i % D1_PARTS, so concurrent
+ * threads mostly append to different partitions (different files). */
+#define D1_PARTS 8
+
+static void *cnp_open_durable(const char *dir, uint64_t capacity)
+{
+    (void)capacity;
+    char path[PATH_MAX];
+    cano_options o;
+    cano_h *h = xcalloc(1, sizeof *h);
+    xpath(path, sizeof path, "%s/store", dir);
+    cano_bench_options(&o, CANO_SYNC_ALWAYS);
+    cano_ck(cano_open(path, &o, &h->db), "open");
+    cano_bench_topic(h->db, D1_PARTS);
+    cano_ck(cano_topic_open(h->db, BENCH_TOPIC, &h->t), "topic_open");
+    return h;
+}
+
+static void cnp_append_durable(void *hp, uint64_t i)
+{
+    cano_h *h = hp;
+    cano_record r;
+    cano_fill(&r, i);
+    cano_ck(cano_append(h->t, (int32_t)(i % D1_PARTS), &r, NULL, NULL),
+            "append (sync always)");
+}
+
+static uint64_t cnp_count(void *hp)
+{
+    cano_h *h = hp;
+    uint64_t n = 0;
+    for (int32_t p = 0; p < D1_PARTS; p++) {
+        cano_partition_info info = { .size = sizeof info };
+        cano_ck(cano_partition_stat(h->t, p, &info), "partition_stat");
+        if (info.durable_offset != info.end_offset)
+            fatal("cano-8p: durable offset %lld < end offset %lld in partition %d",
+                  (long long)info.durable_offset, (long long)info.end_offset, (int)p);
+        n += (uint64_t)info.end_offset;
+    }
+    return n;
+}
+
+const bench_sys sys_cano_parts = {
+    .name = "cano-8p",
+    .settings = "D1 only",
+    .version = cn_version,
+    .close = cn_close,
+    .open_durable = cnp_open_durable,
+    .append_durable = cnp_append_durable,
+    .count_durable = cnp_count,
+    .durable_settings = "as cano, but a topic of 8 partitions and record i appended to "
+                        "partition i % 8: concurrent appends go to different files",
+};
