@@ -310,7 +310,7 @@ int cano__part_load(cano__partition *p, bool clean)
                 cano__seg_unpin(last);
         }
         if (rc == CANO_ECORRUPT)
-            rc = recover_active(p, last, clean);
+            rc = recover_active(p, last, false);
         if (rc != CANO_OK)
             return rc;
         p->max_ts = CANO__MAX(last->max_ts, last->log_max_ts);
