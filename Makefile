@@ -105,7 +105,7 @@ check-tools: all check-deps $(BRIDGE) $(TOOL_TESTS)
 	@for t in $(TOOL_TESTS); do echo "== $$t"; $(TOOL_ENV) ./$$t || exit 1; done
 # The Python binding's own tests, against the freshly built shared library.
 pytest: all check-deps
-	cd examples/python && CANO_LIB=$(CURDIR)/$(SHLIB) python3 -m unittest
+	cd examples/python && PYTHONDONTWRITEBYTECODE=1 CANO_LIB=$(CURDIR)/$(SHLIB) python3 -m unittest
 # Install into a temporary prefix; build and run an example with pkg-config.
 pkgtest: all
 	./test/pkgtest.sh

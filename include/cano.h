@@ -376,7 +376,10 @@ CANO_API int64_t cano_reader_position(cano_reader_t *r);
 
 /** Closes a reader; NULL is a no-op.  May be called from another thread to
  *  wake a reader waiting in cano_reader_next (it returns CANO_ECLOSED); the
- *  memory is released when that call has returned. */
+ *  memory is released when that call has returned.  As with any handle, no
+ *  call on r may start once cano_reader_close has begun: a thread that may
+ *  still be on its way into cano_reader_next must be stopped some other way
+ *  (a flag and a timeout, or cano_close of the store). */
 CANO_API void cano_reader_close(cano_reader_t *r);
 
 /** Sets *offset_out to the first offset at or after the log start whose
