@@ -35,12 +35,12 @@ DEMO_DIR ?= /tmp/cano-demo
 
 # Debian packages the build needs; installed by `make deps` when root.
 BUILD_DEPS = zlib1g-dev libxxhash-dev check pkg-config
-BENCH_DEPS = libsqlite3-dev liblmdb-dev librocksdb-dev gnuplot-nox
+BENCH_DEPS = libsqlite3-dev liblmdb-dev librocksdb-dev gnuplot-nox python3
 # What `make check` needs beyond the build: the binding's and the format
 # reader's interpreter, and librdkafka (with its mock cluster) for the bridge.
 CHECK_DEPS = python3 librdkafka-dev
 
-.PHONY: all deps check check-deps check-tools pytest pkgtest bridge test check-asan check-tsan check-valgrind torture fuzz run bench install uninstall clean headertest symbolstest mantest
+.PHONY: cano.pc all deps check check-deps check-tools pytest pkgtest bridge test check-asan check-tsan check-valgrind torture fuzz run bench install uninstall clean headertest symbolstest mantest
 all: deps libcano.a $(SHLIB) $(EXAMPLES) $(CLI)
 
 # Installs missing Debian packages (as root), or says the one command to run.
@@ -166,6 +166,7 @@ bench: all
 	$(call need_pkgs,$(BENCH_DEPS))
 	$(MAKE) -C test/bench CANO_TOP=$(CURDIR)
 	./test/bench/bench
+	./test/bench/chart.sh
 
 cano.pc: pkgconfig/cano.pc.in include/cano.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
