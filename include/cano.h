@@ -213,7 +213,8 @@ typedef int (*cano_recovery_fn)(const cano_recovery_info *info, void *payload);
 /** Calls fn for every partition that cano_open had to recover (scanned,
  *  truncated, rebuilt or repaired), in topic then partition order; fn
  *  returning nonzero stops.  Nothing is reported after a clean close.
- *  @return the number of partitions reported (>= 0), or CANO_EINVAL. */
+ *  @return the number of partitions reported (>= 0), or CANO_EINVAL,
+ *          CANO_ENOMEM. */
 CANO_API int cano_recovery_report(cano_t *db, cano_recovery_fn fn, void *payload);
 
 /* ---- Topics ---- */
@@ -231,8 +232,14 @@ CANO_API int cano_topic_create(cano_t *db, const char *name,
  *  @return CANO_OK, CANO_EINVAL, CANO_ENOTFOUND. */
 CANO_API int cano_topic_open(cano_t *db, const char *name, cano_topic_t **out);
 
-/** Deletes a topic and all its data, crash-safely.
- *  @return CANO_OK, CANO_EINVAL, CANO_ENOTFOUND, CANO_EIO. */
+/** Deletes a topic and all its data, crash-safely, and the consumer group
+ *  commits made on it (a topic created later under the name starts with
+ *  none).
+ *  @return CANO_OK, CANO_EINVAL, CANO_ENOTFOUND, CANO_ENOMEM; CANO_EIO: the
+ *          rename failed (nothing changed) or the sync after it failed (the
+ *          topic is gone, but a crash may bring it back; the store then
+ *          refuses writes until reopened); CANO_ENOSPC, CANO_EFATAL (the
+ *          topic is gone, its group commits could not be removed). */
 CANO_API int cano_topic_delete(cano_t *db, const char *name);
 
 typedef int (*cano_topic_fn)(const char *name, void *payload);

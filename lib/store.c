@@ -695,11 +695,16 @@ int cano_topic_delete(cano_t *db, const char *name)
             pthread_mutex_unlock(&t->parts[p]->maint_lock);
         }
         rc = cano__io_rename(t->dir, del);
-        if (rc == CANO_OK)
-            rc = cano__io_fsync_dir(db->dir);
         if (rc != CANO_OK)
             atomic_store(&t->deleted, false);
     }
+    /* Once renamed, the topic is gone whatever the directory sync says: its
+     * files now sit under a name the next open removes.  A failed sync only
+     * means a crash might bring the topic back, so the store refuses writes
+     * (as after any failed sync) and the caller hears CANO_EIO. */
+    int sync_rc = rc == CANO_OK ? cano__io_fsync_dir(db->dir) : CANO_OK;
+    if (sync_rc != CANO_OK)
+        sync_rc = cano__store_fatal(db, sync_rc);
     if (rc == CANO_OK) {
         for (int32_t p = 0; p < t->cfg.partitions; p++) {
             cano__part_discard_segments(t->parts[p]);
@@ -717,9 +722,9 @@ int cano_topic_delete(cano_t *db, const char *name)
     cano__free(del);
     /* Its consumer group commits go too: a topic created later under the
      * same name starts with none. */
-    if (rc == CANO_OK)
+    if (rc == CANO_OK && sync_rc == CANO_OK)
         rc = cano__offsets_forget(db, name);
-    return rc;
+    return rc != CANO_OK ? rc : sync_rc;
 }
 
 /* Copies the visible names under the lock, so the callback may call back

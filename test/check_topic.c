@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include "io.h"
 #include "testutil.h"
 
 static char dir[64];
@@ -788,6 +790,31 @@ START_TEST(test_topic_delete_leaves_no_files)
 }
 END_TEST
 
+/* The rename succeeded, the directory sync after it failed: the topic is
+ * gone (its files sit under a name the next open removes), the caller
+ * hears CANO_EIO, and the store refuses writes until reopened. */
+START_TEST(test_topic_delete_sync_failure_after_rename)
+{
+    cano_topic_t *t = tu_create(db, "gone", NULL);
+    tu_append_kv(t, 0, "k", "v", 1);
+    tu_create(db, "kept", NULL);
+    cano__test_io_fail_after(2, EIO, false);   /* 1 rename, 2 fsync_dir */
+    ck_assert_int_eq(cano_topic_delete(db, "gone"), CANO_EIO);
+    cano__test_io_fail_after(0, 0, false);
+    cano_topic_t *h;
+    ck_assert_int_eq(cano_topic_open(db, "gone", &h), CANO_ENOTFOUND);
+    cano_record r = tu_rec("k", "v", 0);
+    ck_assert_int_eq(cano_append(tu_topic(db, "kept"), 0, &r, NULL, NULL),
+                     CANO_EFATAL);
+    ck_assert_int_eq(cano_close(db), CANO_EFATAL);
+    db = tu_open(store);
+    ck_assert_int_eq(cano_topic_open(db, "gone", &h), CANO_ENOTFOUND);
+    char path[TU_PATH_MAX];
+    ck_assert(!tu_exists(tu_path(path, "%s/gone", store)));
+    ck_assert_int_eq(tu_end_offset(tu_topic(db, "kept"), 0), 0);
+}
+END_TEST
+
 START_TEST(test_topic_delete_all_then_reopen)
 {
     for (int i = 0; i < 10; i++) {
@@ -857,6 +884,7 @@ Suite *topic_suite(void)
     tcase_add_test(tc, test_topic_recreate_after_delete_is_empty);
     tcase_add_test(tc, test_topic_old_handle_stays_deleted_after_recreate);
     tcase_add_test(tc, test_topic_delete_leaves_no_files);
+    tcase_add_test(tc, test_topic_delete_sync_failure_after_rename);
     tcase_add_test(tc, test_topic_delete_all_then_reopen);
     suite_add_tcase(s, tc);
     return s;
