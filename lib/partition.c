@@ -42,6 +42,7 @@ int cano__part_new(struct cano_topic *t, int32_t id, const char *topic_dir,
     pthread_cond_init(&p->wait_cond, &ca);
     pthread_mutex_init(&p->sync_lock, NULL);
     pthread_cond_init(&p->sync_cond, &ca);
+    pthread_cond_init(&p->gather_cond, &ca);
     pthread_condattr_destroy(&ca);
     *out = p;
     return CANO_OK;
@@ -72,6 +73,7 @@ void cano__part_free(cano__partition *p)
     pthread_cond_destroy(&p->wait_cond);
     pthread_mutex_destroy(&p->sync_lock);
     pthread_cond_destroy(&p->sync_cond);
+    pthread_cond_destroy(&p->gather_cond);
     cano__free(p);
 }
 
@@ -664,11 +666,14 @@ static void gather(cano__partition *p)
     int target = CANO__MAX(atomic_load(&p->appending), p->last_group);
     int64_t wait = CANO__MIN(CANO__MAX(p->last_sync_us / 2, 20), 2000);
     int64_t deadline = cano__mono_us() + wait;
+    p->gathering = true;
+    p->gather_target = target;
     while (p->waiting < target && cano__mono_us() < deadline) {
         struct timespec ts = { (time_t)(deadline / 1000000),
                                (long)(deadline % 1000000) * 1000 };
-        pthread_cond_timedwait(&p->sync_cond, &p->sync_lock, &ts);
+        pthread_cond_timedwait(&p->gather_cond, &p->sync_lock, &ts);
     }
+    p->gathering = false;
     p->last_group = p->waiting;
 }
 
@@ -677,7 +682,8 @@ int cano__part_wait_durable(cano__partition *p, int64_t offset)
     int rc = CANO_OK;
     pthread_mutex_lock(&p->sync_lock);
     p->waiting++;
-    pthread_cond_broadcast(&p->sync_cond);
+    if (p->gathering && p->waiting >= p->gather_target)
+        pthread_cond_signal(&p->gather_cond);  /* the group is complete */
     while (rc == CANO_OK && atomic_load(&p->durable_offset) < offset) {
         if (atomic_load(&p->topic->db->fatal)) {
             rc = cano__err(CANO_EFATAL, "an earlier sync failed; reopen");

@@ -34,7 +34,10 @@ typedef struct cano__partition {
 
     /* Group commit: one thread syncs while the others wait for it. */
     pthread_mutex_t sync_lock;
-    pthread_cond_t  sync_cond;
+    pthread_cond_t  sync_cond;         /* a sync ended */
+    pthread_cond_t  gather_cond;       /* a waiter arrived (leader only) */
+    bool            gathering;         /* a leader waits in gather() */
+    int             gather_target;     /* for this many waiters */
     int             syncs;             /* in flight */
     int64_t         sync_started_upto; /* end offset when the last began */
     int             waiting;           /* callers in cano__part_wait_durable */
