@@ -40,7 +40,7 @@ BENCH_DEPS = libsqlite3-dev liblmdb-dev librocksdb-dev gnuplot-nox python3
 # reader's interpreter, and librdkafka (with its mock cluster) for the bridge.
 CHECK_DEPS = python3 librdkafka-dev
 
-.PHONY: cano.pc all deps check check-deps check-tools pytest pkgtest bridge test check-asan check-tsan check-valgrind torture fuzz run bench install uninstall clean headertest symbolstest mantest
+.PHONY: cano.pc all deps check check-deps check-tools check-tools-asan pytest pkgtest bridge test check-asan check-tsan check-valgrind torture fuzz run bench install uninstall clean headertest symbolstest mantest
 all: deps libcano.a $(SHLIB) $(EXAMPLES) $(CLI)
 
 # Installs missing Debian packages (as root), or says the one command to run.
@@ -125,6 +125,15 @@ check-asan: deps
 	$(MAKE) B=build/asan CC=clang CFLAGS="$(SAN_FLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all" LDFLAGS="-fsanitize=address,undefined" build/asan/test/check_cano
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./build/asan/test/check_cano
 	$(MAKE) -C test/fuzz replay-asan CANO_TOP=../..
+	$(MAKE) check-tools-asan
+# The command's and the format reader's tests against a sanitized `cano`.
+check-tools-asan: deps $(B)/test/check_cli $(B)/test/check_dump
+	mkdir -p build/asan/bin
+	clang $(CANO_CFLAGS) -Iexamples/cli $(SAN_FLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all \
+	  -o build/asan/bin/cano $(CLI_SRCS) $(SRCS) $(LIBS)
+	for t in check_cli check_dump; do echo "== $$t (ASan+UBSan cano)"; \
+	  ASAN_OPTIONS=detect_leaks=1 CANO_CLI=$(CURDIR)/build/asan/bin/cano CANO_TOP=$(CURDIR) \
+	    ./$(B)/test/$$t || exit 1; done
 check-tsan: deps
 	$(MAKE) B=build/tsan CC=clang CFLAGS="$(SAN_FLAGS) -fsanitize=thread" LDFLAGS="-fsanitize=thread" build/tsan/test/check_cano
 	for c in threads:concurrency queue:group_commit queue:tailing compact:concurrent; do \
