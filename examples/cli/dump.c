@@ -484,9 +484,7 @@ int cmd_dump(const char *dir, int argc, char **argv)
         fprintf(stderr, "cano dump: %s: %s\n", dir, strerror(errno));
         return CLI_FAIL;
     }
-    char marker[4200];
-    snprintf(marker, sizeof marker, "%s/cano+clean", dir);
-    d.clean = od_file_size(marker) >= 0;
+    d.clean = od_store_clean(dir);
     d.owner = od_store_owner(dir);
     printf("store: clean-shutdown marker: %s\n",
            d.clean ? "present" : "absent");

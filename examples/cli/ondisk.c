@@ -856,3 +856,10 @@ void od_put_bytes(FILE *f, const void *ptr, size_t n, bool present)
     }
     putc('"', f);
 }
+
+bool od_store_clean(const char *dir)
+{
+    char marker[4200];
+    snprintf(marker, sizeof marker, "%s/cano+clean", dir);
+    return od_file_size(marker) >= 0;
+}

@@ -41,6 +41,9 @@ void od_names_free(od_names *l);
  * store): its pid; 0 when none; -1 when it cannot be told. */
 int od_store_owner(const char *store);
 
+/* Whether the store's clean-shutdown marker (cano+clean) is there. */
+bool od_store_clean(const char *dir);
+
 /* Reads a whole file of at most max bytes into a malloc'ed, NUL-terminated
  * buffer.  0; -1 with errno set (ENOENT: missing, EFBIG: too large). */
 int od_read_file(const char *path, size_t max, char **text, size_t *len);

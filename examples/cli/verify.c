@@ -282,36 +282,50 @@ typedef struct seg_data {
     bool     trimmed;         /* files should be exactly their data */
 } seg_data;
 
+/* What the offset and time index checks share: reads the file and checks
+ * its header, size and zero tail.  Returns true when the entries are
+ * there to be checked (then ix must be freed); rel names the file. */
+static bool index_load(verifier *v, const char *part_rel, const seg_data *sd,
+                       int which, od_index *ix, char *rel, size_t rel_cap)
+{
+    bool oidx = which == CANO__SEG_F_OIDX;
+    char path[4200];
+    snprintf(rel, rel_cap, "%s/%020" PRId64 "%s", part_rel, sd->base,
+             oidx ? ".index" : ".timeindex");
+    snprintf(path, sizeof path, "%s/%s", v->dir, rel);
+    if (od_index_read(ix, path, which, sd->base)) {
+        ERR(v, rel, -1, -1, "cannot read: %s", strerror(errno));
+        return false;
+    }
+    if (!ix->present) {
+        WARN(v, rel, -1, -1, "missing (libcano rebuilds it from the .log)");
+        return false;
+    }
+    progress(v, (int64_t)ix->size);
+    if (!ix->header_ok) {
+        ERR(v, rel, 0, -1, "bad header (not \"%s\" and the segment's base "
+            "offset)", oidx ? "CANOOIX1" : "CANOTIX1");
+        od_index_free(ix);
+        return false;
+    }
+    unsigned entry = oidx ? CANO__OIDX_ENTRY : CANO__TIDX_ENTRY;
+    if (sd->trimmed && ix->trailing)
+        ERR(v, rel, -1, -1, "size %" PRIu64 " is not 16 + %u * entries",
+            ix->size, entry);
+    if (ix->after_end)
+        ERR(v, rel, -1, -1, "non-zero entries after an all-zero entry");
+    else if (sd->trimmed && ix->n < ix->n_slots)
+        WARN(v, rel, (int64_t)(CANO__IDX_HEADER + (uint64_t)ix->n * entry), -1,
+             "zero entries at the end of a trimmed index");
+    return true;
+}
+
 static void check_oidx(verifier *v, const char *part_rel, const seg_data *sd)
 {
-    char rel[700], path[4200];
-    snprintf(rel, sizeof rel, "%s/%020" PRId64 ".index", part_rel, sd->base);
-    snprintf(path, sizeof path, "%s/%s", v->dir, rel);
+    char rel[700];
     od_index ix;
-    if (od_index_read(&ix, path, CANO__SEG_F_OIDX, sd->base)) {
-        ERR(v, rel, -1, -1, "cannot read: %s", strerror(errno));
+    if (!index_load(v, part_rel, sd, CANO__SEG_F_OIDX, &ix, rel, sizeof rel))
         return;
-    }
-    if (!ix.present) {
-        WARN(v, rel, -1, -1, "missing (libcano rebuilds it from the .log)");
-        return;
-    }
-    progress(v, (int64_t)ix.size);
-    if (!ix.header_ok) {
-        ERR(v, rel, 0, -1, "bad header (not \"CANOOIX1\" and the segment's "
-            "base offset)");
-        od_index_free(&ix);
-        return;
-    }
-    if (sd->trimmed && ix.trailing)
-        ERR(v, rel, -1, -1, "size %" PRIu64 " is not 16 + 8 * entries",
-            ix.size);
-    if (ix.after_end)
-        ERR(v, rel, -1, -1, "non-zero entries after an all-zero entry");
-    else if (sd->trimmed && ix.n < ix.n_slots)
-        WARN(v, rel, (int64_t)(CANO__IDX_HEADER + (uint64_t)ix.n *
-             CANO__OIDX_ENTRY), -1, "zero entries at the end of a trimmed "
-             "index");
     const uint8_t *e = ix.data + CANO__IDX_HEADER;
     uint32_t prev_rel = 0, prev_pos = 0;
     for (uint32_t i = 0; i < ix.n; i++) {
@@ -347,35 +361,10 @@ static void check_oidx(verifier *v, const char *part_rel, const seg_data *sd)
 
 static void check_tidx(verifier *v, const char *part_rel, const seg_data *sd)
 {
-    char rel[700], path[4200];
-    snprintf(rel, sizeof rel, "%s/%020" PRId64 ".timeindex", part_rel,
-             sd->base);
-    snprintf(path, sizeof path, "%s/%s", v->dir, rel);
+    char rel[700];
     od_index ix;
-    if (od_index_read(&ix, path, CANO__SEG_F_TIDX, sd->base)) {
-        ERR(v, rel, -1, -1, "cannot read: %s", strerror(errno));
+    if (!index_load(v, part_rel, sd, CANO__SEG_F_TIDX, &ix, rel, sizeof rel))
         return;
-    }
-    if (!ix.present) {
-        WARN(v, rel, -1, -1, "missing (libcano rebuilds it from the .log)");
-        return;
-    }
-    progress(v, (int64_t)ix.size);
-    if (!ix.header_ok) {
-        ERR(v, rel, 0, -1, "bad header (not \"CANOTIX1\" and the segment's "
-            "base offset)");
-        od_index_free(&ix);
-        return;
-    }
-    if (sd->trimmed && ix.trailing)
-        ERR(v, rel, -1, -1, "size %" PRIu64 " is not 16 + 12 * entries",
-            ix.size);
-    if (ix.after_end)
-        ERR(v, rel, -1, -1, "non-zero entries after an all-zero entry");
-    else if (sd->trimmed && ix.n < ix.n_slots)
-        WARN(v, rel, (int64_t)(CANO__IDX_HEADER + (uint64_t)ix.n *
-             CANO__TIDX_ENTRY), -1, "zero entries at the end of a trimmed "
-             "index");
     const uint8_t *e = ix.data + CANO__IDX_HEADER;
     uint32_t prev_rel = 0;
     int64_t prev_ts = INT64_MIN;
@@ -1002,9 +991,7 @@ int cmd_verify(const char *dir, int argc, char **argv)
         fprintf(stderr, "cano verify: %s: %s\n", dir, strerror(errno));
         return CLI_FAIL;
     }
-    char marker[4200];
-    snprintf(marker, sizeof marker, "%s/cano+clean", dir);
-    v.clean = od_file_size(marker) >= 0;
+    v.clean = od_store_clean(dir);
     v.owner = od_store_owner(dir);
     if (v.owner > 0 && !v.quiet)
         printf("note: %s is open in process %d: files may change while they "

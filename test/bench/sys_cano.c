@@ -134,18 +134,23 @@ static void cn_append_one(void *hp, uint64_t i)
 
 /* D1: a store in CANO_SYNC_ALWAYS, every thread appending to partition 0
  * (the appends of concurrent threads share a sync: group commit). */
-static void *cn_open_durable(const char *dir, uint64_t capacity)
+static void *open_durable_parts(const char *dir, int32_t partitions)
 {
-    (void)capacity;
     char path[PATH_MAX];
     cano_options o;
     cano_h *h = xcalloc(1, sizeof *h);
     xpath(path, sizeof path, "%s/store", dir);
     cano_bench_options(&o, CANO_SYNC_ALWAYS);
     cano_ck(cano_open(path, &o, &h->db), "open");
-    cano_bench_topic(h->db, 1);
+    cano_bench_topic(h->db, partitions);
     cano_ck(cano_topic_open(h->db, BENCH_TOPIC, &h->t), "topic_open");
     return h;
+}
+
+static void *cn_open_durable(const char *dir, uint64_t capacity)
+{
+    (void)capacity;
+    return open_durable_parts(dir, 1);
 }
 
 static void cn_append_durable(void *hp, uint64_t i)
@@ -215,15 +220,7 @@ const bench_sys sys_cano = {
 static void *cnp_open_durable(const char *dir, uint64_t capacity)
 {
     (void)capacity;
-    char path[PATH_MAX];
-    cano_options o;
-    cano_h *h = xcalloc(1, sizeof *h);
-    xpath(path, sizeof path, "%s/store", dir);
-    cano_bench_options(&o, CANO_SYNC_ALWAYS);
-    cano_ck(cano_open(path, &o, &h->db), "open");
-    cano_bench_topic(h->db, D1_PARTS);
-    cano_ck(cano_topic_open(h->db, BENCH_TOPIC, &h->t), "topic_open");
-    return h;
+    return open_durable_parts(dir, D1_PARTS);
 }
 
 static void cnp_append_durable(void *hp, uint64_t i)
