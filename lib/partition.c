@@ -338,8 +338,12 @@ static int finish_load(cano__partition *p, cano__segment *last, bool clean)
     if (saved > end) {
         /* A start past the end: a damaged file, or a log that lost its
          * tail in a power cut.  Data is never deleted on such evidence:
-         * the recorded start is ignored. */
+         * the recorded start is replaced by the real one, so that it cannot
+         * take effect later, once appends have passed it. */
         saved = -1;
+        rc = cano__start_write(p, start);
+        if (rc != CANO_OK)
+            return rc;
     }
     start = CANO__MAX(start, saved);
     atomic_store(&p->start_offset, start);

@@ -340,8 +340,11 @@ static void load_sealed_meta(cano__segment *s)
 }
 
 /* The first time an active segment loaded after a clean close is mapped,
- * its index entries are checked; damaged ones are rebuilt from the .log
- * (the whole segment is validated again, as after a crash). */
+ * its index entries are checked; when some are damaged the segment is
+ * recovered as after a crash: the entries below the flush point that are
+ * still valid are kept and the rest dropped.  The flushed data is trusted
+ * as in every open, so the end offset never moves back (damage inside it
+ * reads as CANO_ECORRUPT). */
 static int check_active_indexes(cano__segment *s)
 {
     s->indexes_checked = true;
@@ -357,7 +360,7 @@ static int check_active_indexes(cano__segment *s)
                          s->max_ts) == nt)
         return CANO_OK;
     cano__seg_recovery rep;
-    return cano__seg_recover(s, true, &rep);
+    return cano__seg_recover(s, false, &rep);
 }
 
 /* A sealed index is usable when both files are there, with their headers,

@@ -599,6 +599,35 @@ START_TEST(test_retention_start_persisted_across_reopen)
 }
 END_TEST
 
+/* A recorded start past the end (a damaged file) deletes nothing, and is
+ * replaced at open: it must not take effect later, once appends pass it. */
+START_TEST(test_retention_start_past_end_is_replaced)
+{
+    int64_t now = tu_now_ms();
+    cano_t *db = open_none(store);
+    cano_topic_t *t = tu_create(db, "r", NULL);
+    for (int i = 0; i < 5; i++)
+        append_i(t, 0, i, now);
+    ck_assert_int_eq(cano_close(db), CANO_OK);
+    char path[TU_PATH_MAX];
+    const char text[] = "cano-log-start=1\n10\n";
+    ck_assert_int_eq(tu_write_file(tu_path(path, "%s/r/0/log-start-offset",
+                                           store), text, sizeof text - 1), 0);
+    for (int round = 0; round < 2; round++) {
+        db = open_none(store);
+        t = tu_topic(db, "r");
+        ck_assert_int_eq(tu_stat(t, 0).start_offset, 0);
+        ck_assert_int_eq(tu_stat(t, 0).end_offset, 5 + 6 * round);
+        for (int i = 0; i < 6 && round == 0; i++)
+            append_i(t, 0, 5 + i, now);
+        ck_assert_int_eq(cano_close(db), CANO_OK);
+    }
+    db = open_none(store);
+    assert_range(tu_topic(db, "r"), 0, 0, 11, NULL);
+    ck_assert_int_eq(cano_close(db), CANO_OK);
+}
+END_TEST
+
 /* ---- cano_delete_records ---- */
 
 START_TEST(test_delete_records_exact)
@@ -986,6 +1015,7 @@ Suite *retention_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_retention_start_persisted_across_reopen);
+    tcase_add_test(tc, test_retention_start_past_end_is_replaced);
     tcase_add_test(tc, test_delete_records_exact);
     tcase_add_test(tc, test_delete_records_errors);
     tcase_add_test(tc, test_delete_records_one_partition);

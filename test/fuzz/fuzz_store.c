@@ -171,6 +171,19 @@ static void make_dir(const char *path)
              strerror(errno));
 }
 
+/* CANO_FUZZ_KEEP=DIR: a copy of the store as built, before the library
+ * touches it, for looking at an input with `cano DIR dump` (debugging). */
+static void keep_copy(const char *store)
+{
+    const char *keep = getenv("CANO_FUZZ_KEEP");
+    if (!keep || !*keep)
+        return;
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && cp -a '%s' '%s'", keep, store,
+             keep);
+    FZ_CHECK(system(cmd) == 0, "keeping a copy in %s failed", keep);
+}
+
 /* ---- segments ---- */
 
 /* What the harness sees in a .log file it wrote. */
@@ -808,8 +821,9 @@ static void run(const char *dir, const uint8_t *ctl, bool ordered,
     int rc = cano_open(dir, &o, &db);
     FZ_CHECK(rc_known(rc), "cano_open returned %d", rc);
     if (getenv("CANO_FUZZ_DEBUG"))
-        fprintf(stderr, "fuzz_store: cano_open: %d %s\n", rc,
-                cano_last_errmsg());
+        fprintf(stderr, "fuzz_store: cano_open: %d %s (actions 0x%02x, "
+                "options 0x%02x, append 0x%02x)\n", rc, cano_last_errmsg(),
+                ctl[0], ctl[7], ctl[9]);
     if (rc != CANO_OK) {
         FZ_CHECK(!db, "cano_open failed but set *out");
         return;
@@ -991,6 +1005,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (getenv("CANO_FUZZ_DEBUG"))
         fprintf(stderr, "fuzz_store: ordered %d well_formed %d exact_time %d\n",
                 ordered, well_formed, well_formed && !indexes_given);
+    keep_copy(store);
     run(store, ctl, ordered, well_formed, well_formed && !indexes_given);
     rm_tree(store);
     return 0;
