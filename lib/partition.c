@@ -870,9 +870,11 @@ static int cursor_load_batch(cano__cursor *c, int64_t end)
      * data the mapping may end, or the file (SIGBUS). */
     if (seg_end - c->pos >= CANO__BATCH_HEADER) {
         uint32_t len = cano__ld32(p + 8);
+        /* base + last delta < next, written so that a damaged base
+         * offset near INT64_MAX cannot overflow. */
         if (len >= CANO__BATCH_HEADER && len <= seg_end - c->pos &&
-            (int64_t)cano__ld64(p + 16) + (int64_t)cano__ld32(p + 52) <
-            c->next) {
+            (int64_t)cano__ld64(p + 16) <
+            c->next - (int64_t)cano__ld32(p + 52)) {
             c->pos += len;
             return 2;
         }
