@@ -586,7 +586,11 @@ static void exercise_reader(cano_topic_t *t, int32_t p, const rlist *l,
         FZ_CHECK(pos == rec.offset + 1, "reader position %lld after %lld",
                  (long long)pos, (long long)rec.offset);
     }
-    if (i < l->n && l->rc == 0)
+    /* When batches are out of offset order (damage), the reader may step
+     * over other batches than cano_read did: the first read rebuilds a
+     * damaged sealed index from such a .log, and the rebuilt one sends a
+     * later cursor elsewhere.  Only ordered logs must agree. */
+    if (ordered && i < l->n && l->rc == 0)
         FZ_CHECK(i == 256, "reader stopped (%d) after %zu of %zu records", rc,
                  i, l->n);
     /* In a store whose segments overlap, a seek may land in another copy
