@@ -174,7 +174,8 @@ run: all
 bench: all
 	$(call need_pkgs,$(BENCH_DEPS))
 	$(MAKE) -C test/bench CANO_TOP=$(CURDIR)
-	./test/bench/bench
+	./test/bench/bench > test/bench/results/latest.txt; st=$$?; \
+	  cat test/bench/results/latest.txt; exit $$st
 	./test/bench/chart.sh
 
 cano.pc: pkgconfig/cano.pc.in include/cano.h

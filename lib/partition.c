@@ -41,7 +41,8 @@ int cano__part_new(struct cano_topic *t, int32_t id, const char *topic_dir,
     pthread_mutex_init(&p->wait_lock, NULL);
     pthread_cond_init(&p->wait_cond, &ca);
     pthread_mutex_init(&p->sync_lock, NULL);
-    pthread_cond_init(&p->sync_cond, &ca);
+    pthread_cond_init(&p->gen_cond[0], &ca);
+    pthread_cond_init(&p->gen_cond[1], &ca);
     pthread_cond_init(&p->gather_cond, &ca);
     pthread_condattr_destroy(&ca);
     *out = p;
@@ -72,7 +73,8 @@ void cano__part_free(cano__partition *p)
     pthread_mutex_destroy(&p->wait_lock);
     pthread_cond_destroy(&p->wait_cond);
     pthread_mutex_destroy(&p->sync_lock);
-    pthread_cond_destroy(&p->sync_cond);
+    pthread_cond_destroy(&p->gen_cond[0]);
+    pthread_cond_destroy(&p->gen_cond[1]);
     pthread_cond_destroy(&p->gather_cond);
     cano__free(p);
 }
@@ -681,6 +683,22 @@ static void gather(cano__partition *p)
     p->last_group = p->waiting;
 }
 
+/* Waiters sleep on the condition of the sync that will cover them: the
+ * one running (its records were in when it began) or the next.  A sync's
+ * end wakes only its own waiters, plus one of the next generation to lead
+ * it; whoever leaves while no sync runs hands that turn on, so it is never
+ * lost (the one woken may find itself covered already). */
+static pthread_cond_t *gen_cond(cano__partition *p, uint64_t gen)
+{
+    return &p->gen_cond[gen & 1];
+}
+
+static void wake_next_leader(cano__partition *p)
+{
+    if (p->syncs == 0 && p->waiting > 0)
+        pthread_cond_signal(gen_cond(p, p->sync_gen));
+}
+
 int cano__part_wait_durable(cano__partition *p, int64_t offset)
 {
     int rc = CANO_OK;
@@ -695,6 +713,7 @@ int cano__part_wait_durable(cano__partition *p, int64_t offset)
             p->syncs++;              /* claimed before gather lets go of the lock */
             gather(p);
             p->sync_started_upto = atomic_load(&p->end_offset);
+            uint64_t gen = p->sync_gen++;
             pthread_mutex_unlock(&p->sync_lock);
             int64_t t0 = cano__mono_us();
             rc = sync_once(p);
@@ -702,12 +721,21 @@ int cano__part_wait_durable(cano__partition *p, int64_t offset)
             pthread_mutex_lock(&p->sync_lock);
             p->last_sync_us = took;
             p->syncs--;
-            pthread_cond_broadcast(&p->sync_cond);
+            if (rc != CANO_OK)       /* nothing covered: the next one retries */
+                p->sync_started_upto = atomic_load(&p->durable_offset);
+            pthread_cond_broadcast(gen_cond(p, gen));
         } else {
-            pthread_cond_wait(&p->sync_cond, &p->sync_lock);
+            /* Covered by the running sync, or (during its gather, before
+             * the generation moves on) by the one gathering: sync_gen - 1
+             * or sync_gen. */
+            bool running = p->syncs && !p->gathering;
+            uint64_t gen = running && p->sync_started_upto >= offset
+                         ? p->sync_gen - 1 : p->sync_gen;
+            pthread_cond_wait(gen_cond(p, gen), &p->sync_lock);
         }
     }
     p->waiting--;
+    wake_next_leader(p);
     pthread_mutex_unlock(&p->sync_lock);
     return rc;
 }

@@ -34,7 +34,8 @@ typedef struct cano__partition {
 
     /* Group commit: one thread syncs while the others wait for it. */
     pthread_mutex_t sync_lock;
-    pthread_cond_t  sync_cond;         /* a sync ended */
+    pthread_cond_t  gen_cond[2];       /* a sync of this parity ended */
+    uint64_t        sync_gen;          /* generation of the next sync */
     pthread_cond_t  gather_cond;       /* a waiter arrived (leader only) */
     bool            gathering;         /* a leader waits in gather() */
     int             gather_target;     /* for this many waiters */
