@@ -32,6 +32,8 @@ TOOL_ENV  = CANO_CLI=$(CURDIR)/$(CLI) CANO_LIB=$(CURDIR)/$(SHLIB) CANO_TOP=$(CUR
             CANO_BRIDGE=$(CURDIR)/$(BRIDGE)
 TEST_SRCS:= $(sort $(wildcard test/check_*.c)) test/testutil.c
 DEMO_DIR ?= /tmp/cano-demo
+# Builds run on every core (the tests themselves run one at a time).
+JOBS     ?= $(shell nproc 2>/dev/null || echo 1)
 
 # Debian packages the build needs; installed by `make deps` when root.
 BUILD_DEPS = zlib1g-dev libxxhash-dev check pkg-config
@@ -94,12 +96,15 @@ $(B)/test/check_%: test/tools/check_%.c test/testutil.c test/*.h libcano.a | $(B
 $(B)/test/check_cano: $(TEST_SRCS) test/*.h $(B)/testlib/libcano-test.a | $(B)/test
 	$(CC) $(CANO_CFLAGS) -DCANO_TESTING -Itest $(CPPFLAGS) $(CFLAGS) -o $@ $(TEST_SRCS) $(B)/testlib/libcano-test.a $$(pkg-config --cflags --libs check) $(LIBS) $(LDFLAGS)
 
-check-deps:
+check-deps: deps
 	$(call need_pkgs,$(CHECK_DEPS))
-check: all check-deps $(B)/test/check_cano headertest symbolstest mantest
+# Packages first, then everything is built on every core, then tested.
+check: check-deps
+	$(MAKE) -j$(JOBS) all $(B)/test/check_cano $(BRIDGE) $(TOOL_TESTS)
+	$(MAKE) headertest symbolstest mantest
 	./$(B)/test/check_cano
 	$(MAKE) check-tools pytest pkgtest
-	$(MAKE) -C test/fuzz replay CANO_TOP=../.. CC="$(CC)"
+	$(MAKE) -j$(JOBS) -C test/fuzz replay CANO_TOP=../.. CC="$(CC)"
 test: check
 check-tools: all check-deps $(BRIDGE) $(TOOL_TESTS)
 	@for t in $(TOOL_TESTS); do echo "== $$t"; $(TOOL_ENV) ./$$t || exit 1; done
@@ -116,15 +121,15 @@ FUZZ_SECONDS   ?= 300
 torture: $(B)/test/check_cano
 	CANO_TORTURE_ROUNDS=$(TORTURE_ROUNDS) CK_RUN_SUITE=faults ./$(B)/test/check_cano
 fuzz: deps
-	$(MAKE) -C test/fuzz fuzz CANO_TOP=../.. FUZZ_SECONDS=$(FUZZ_SECONDS)
+	$(MAKE) -j$(JOBS) -C test/fuzz fuzz CANO_TOP=../.. FUZZ_SECONDS=$(FUZZ_SECONDS)
 
 # The suites under AddressSanitizer + UndefinedBehaviorSanitizer (clang),
 # and the threaded suites under ThreadSanitizer.
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer
 check-asan: deps
-	$(MAKE) B=build/asan CC=clang CFLAGS="$(SAN_FLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all" LDFLAGS="-fsanitize=address,undefined" build/asan/test/check_cano
+	$(MAKE) -j$(JOBS) B=build/asan CC=clang CFLAGS="$(SAN_FLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all" LDFLAGS="-fsanitize=address,undefined" build/asan/test/check_cano
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./build/asan/test/check_cano
-	$(MAKE) -C test/fuzz replay-asan CANO_TOP=../..
+	$(MAKE) -j$(JOBS) -C test/fuzz replay-asan CANO_TOP=../..
 	$(MAKE) check-tools-asan
 # The command's and the format reader's tests against a sanitized `cano`.
 check-tools-asan: deps $(B)/test/check_cli $(B)/test/check_dump
@@ -135,7 +140,7 @@ check-tools-asan: deps $(B)/test/check_cli $(B)/test/check_dump
 	  ASAN_OPTIONS=detect_leaks=1 CANO_CLI=$(CURDIR)/build/asan/bin/cano CANO_TOP=$(CURDIR) \
 	    ./$(B)/test/$$t || exit 1; done
 check-tsan: deps
-	$(MAKE) B=build/tsan CC=clang CFLAGS="$(SAN_FLAGS) -fsanitize=thread" LDFLAGS="-fsanitize=thread" build/tsan/test/check_cano
+	$(MAKE) -j$(JOBS) B=build/tsan CC=clang CFLAGS="$(SAN_FLAGS) -fsanitize=thread" LDFLAGS="-fsanitize=thread" build/tsan/test/check_cano
 	for c in threads:concurrency queue:group_commit queue:tailing compact:concurrent; do \
 	  echo "== TSan $$c"; \
 	  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" CK_RUN_SUITE=$${c%%:*} \
