@@ -365,6 +365,15 @@ static void assert_kafka_exact(const mock *m, const char *topic,
     kparts_free(got, PARTS);
 }
 
+/* Everything forwarded: Kafka holds exactly n[p] records of partition p,
+ * and the bridge's group has committed the end of each partition. */
+static void assert_forwarded(const mock *m, const int64_t n[PARTS])
+{
+    assert_kafka_exact(m, TOPIC, n);
+    for (int32_t p = 0; p < PARTS; p++)
+        ck_assert_int_eq(committed(GROUP, p), n[p]);
+}
+
 /* The record index of a message (timestamps are distinct), or -1. */
 static int64_t msg_index(const kmsg *k)
 {
@@ -497,9 +506,7 @@ START_TEST(test_bridge_forwards_every_partition_exactly)
     mock_topic(&m, TOPIC, PARTS);
     const char *args[] = { "--brokers", m.bootstraps, store, TOPIC, NULL };
     bridge_run(args, 0);
-    assert_kafka_exact(&m, TOPIC, n);
-    for (int32_t p = 0; p < PARTS; p++)
-        ck_assert_int_eq(committed(GROUP, p), n[p]);
+    assert_forwarded(&m, n);
     mock_stop(&m);
 }
 END_TEST
@@ -535,9 +542,7 @@ START_TEST(test_bridge_resume_sends_only_new_records)
     append_records(20, 33);
     bridge_run(args, 0);
     const int64_t n[PARTS] = { 33, 33, 33 };
-    assert_kafka_exact(&m, TOPIC, n);
-    for (int32_t p = 0; p < PARTS; p++)
-        ck_assert_int_eq(committed(GROUP, p), 33);
+    assert_forwarded(&m, n);
     /* A third run has nothing to send. */
     bridge_run(args, 0);
     assert_kafka_exact(&m, TOPIC, n);
@@ -600,9 +605,7 @@ START_TEST(test_bridge_unreachable_broker_commits_nothing)
     const char *args2[] = { "--brokers", m.bootstraps, store, TOPIC, NULL };
     bridge_run(args2, 0);
     const int64_t n[PARTS] = { 15, 15, 15 };
-    assert_kafka_exact(&m, TOPIC, n);
-    for (int32_t p = 0; p < PARTS; p++)
-        ck_assert_int_eq(committed(GROUP, p), 15);
+    assert_forwarded(&m, n);
     mock_stop(&m);
 }
 END_TEST
@@ -736,9 +739,7 @@ START_TEST(test_bridge_follow_stops_cleanly_on_sigterm)
         show_log();
     ck_assert_int_eq(status, 0);
     const int64_t n[PARTS] = { 30, 30, 30 };
-    assert_kafka_exact(&m, TOPIC, n);
-    for (int32_t p = 0; p < PARTS; p++)
-        ck_assert_int_eq(committed(GROUP, p), 30);
+    assert_forwarded(&m, n);
     mock_stop(&m);
 }
 END_TEST
